@@ -1,0 +1,97 @@
+"""``dcgan``: Radford et al. (2015) convolutional pairs for 28×28, 32×32 and 64×64 images.
+
+Strided convolutions in the critic and transposed convolutions in G; normalisation everywhere
+except the critic's input layer and G's output layer; ReLU in G with Tanh out, LeakyReLU(0.2)
+in the critic; convolutions followed by normalisation have no bias; weights N(0, 0.02),
+normalisation gains N(1, 0.02). The critic's normalisation is the variant's ``critic_norm``
+(batch norm by default, layer norm for ``wgan-gp``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from ganbench.architectures import ArchSpec, Architecture, Reshape, norm_2d
+from ganbench.hookspecs import hookimpl
+
+SIZES = (28, 32, 64)
+BASE_WIDTH = 64
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """N(0, 0.02) for conv and linear weights; N(1, 0.02) gains and zero biases for norms."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.weight is not None:
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def _critic(channels: int, size: int, norm: str) -> nn.Sequential:
+    widths = [BASE_WIDTH * 2**i for i in range(2 if size == 28 else int(math.log2(size // 4)))]
+    layers: list[nn.Module] = []
+    width_in = channels
+    for i, width in enumerate(widths):
+        normed = i > 0 and norm != "none"
+        layers += [nn.Conv2d(width_in, width, 4, 2, 1, bias=not normed)]
+        if normed:
+            layers.append(norm_2d(norm, width))
+        layers.append(nn.LeakyReLU(0.2))
+        width_in = width
+    if size == 28:  # 28 → 14 → 7, then a linear read-out
+        layers += [nn.Flatten(), nn.Linear(width_in * 7 * 7, 1), nn.Flatten(0)]
+    else:  # size → ... → 4, then a 4×4 convolution to one score
+        layers += [nn.Conv2d(width_in, 1, 4, 1, 0), nn.Flatten(0)]
+    return nn.Sequential(*layers)
+
+
+def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
+    layers: list[nn.Module]
+    if size == 28:  # Linear z → 128·7·7, then 7 → 14 → 28
+        width = 2 * BASE_WIDTH
+        layers = [nn.Linear(latent_dim, width * 7 * 7, bias=False), Reshape(width, 7, 7),
+                  nn.BatchNorm2d(width), nn.ReLU(True)]
+        ups = 1
+    else:  # z → 4×4×(w·2^k), doubling resolution until size
+        ups = int(math.log2(size // 4)) - 1
+        width = BASE_WIDTH * 2**ups
+        layers = [Reshape(latent_dim, 1, 1), nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+                  nn.BatchNorm2d(width), nn.ReLU(True)]
+    for _ in range(ups):
+        layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                   nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+        width //= 2
+    layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+class DCGAN(Architecture):
+    name = "dcgan"
+    description = "DCGAN convolutional pair for 28x28, 32x32 and 64x64 images, N(0, 0.02) init."
+
+    @classmethod
+    def suitability(cls, data_shape, data_kind) -> int:
+        if data_kind != "image" or data_shape[1] != data_shape[2] or data_shape[1] not in SIZES:
+            return 0
+        return 5 if data_shape[1] == 28 else 10
+
+    @classmethod
+    def default_latent_dim(cls, data_shape, data_kind) -> int:
+        return 100
+
+    def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
+        channels, size = spec.data_shape[0], spec.data_shape[1]
+        generator = _generator(spec.latent_dim, channels, size)
+        critic = _critic(channels, size, spec.critic_norm)
+        generator.apply(dcgan_init)
+        critic.apply(dcgan_init)
+        return generator, critic
+
+
+@hookimpl
+def register_architectures(register):
+    register(DCGAN)

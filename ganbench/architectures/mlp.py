@@ -1,0 +1,67 @@
+"""``mlp``: fully connected pairs.
+
+For images, the course's Fashion-MNIST pair: G 64 → 256 → 512 → 1024 → D with LeakyReLU(0.2)
+and BatchNorm1d, Tanh out; critic D → 512 → 256 → 1 with LeakyReLU(0.2) and no sigmoid.
+For 1-D/2-D data, a small pair: G z → 64 → 64 → D (ReLU), critic D → 64 → 64 → 1
+(LeakyReLU(0.2)). Neither critic uses normalisation, so every variant may use them.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ganbench.architectures import ArchSpec, Architecture, Reshape
+from ganbench.hookspecs import hookimpl
+
+
+def _generator_image(latent_dim: int, out_dim: int, shape: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width_in = latent_dim
+    for width in (256, 512, 1024):
+        layers += [nn.Linear(width_in, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2)]
+        width_in = width
+    return nn.Sequential(*layers, nn.Linear(width_in, out_dim), nn.Tanh(), Reshape(*shape))
+
+
+def _critic_image(in_dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(in_dim, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
+        nn.LeakyReLU(0.2), nn.Linear(256, 1), nn.Flatten(0),
+    )
+
+
+class MLP(Architecture):
+    name = "mlp"
+    description = "Fully connected pair: the course's 784-d MLP for images, a small one for 1-D/2-D."
+
+    @classmethod
+    def suitability(cls, data_shape, data_kind) -> int:
+        if data_kind == "vector":
+            return 10
+        # The course's reference architecture for 28x28; possible but weak for larger images.
+        return 10 if data_shape[-2:] == (28, 28) else 1
+
+    @classmethod
+    def default_latent_dim(cls, data_shape, data_kind) -> int:
+        if data_kind == "image":
+            return 64
+        return 6 if data_shape == (1,) else 8
+
+    def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
+        if spec.data_kind == "image":
+            return (_generator_image(spec.latent_dim, spec.data_dim, spec.data_shape),
+                    _critic_image(spec.data_dim))
+        generator = nn.Sequential(
+            nn.Linear(spec.latent_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+            nn.Linear(64, spec.data_dim), Reshape(*spec.data_shape),
+        )
+        critic = nn.Sequential(
+            nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
+            nn.LeakyReLU(0.2), nn.Linear(64, 1), nn.Flatten(0),
+        )
+        return generator, critic
+
+
+@hookimpl
+def register_architectures(register):
+    register(MLP)

@@ -1,0 +1,200 @@
+"""The ``ganbench`` command line (typer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from ganbench import config as cfg
+from ganbench.errors import GanbenchError, UsageError
+from ganbench.plugins import build_catalog, get_plugin_manager, plugin_report
+
+app = typer.Typer(
+    name="ganbench",
+    help="""Benchmark GAN variants: stability, cost and quality, under fixed seeds.
+
+Examples:
+
+  ganbench run --variants vanilla,wgan,wgan-gp
+
+  ganbench run --datasets ring-8,grid-25 --seeds 0,1,2 --steps 2000 --set wgan-gp.lambda_gp=5
+
+  ganbench table results/default --format latex
+
+  ganbench list variants
+""",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True)
+
+
+def _fail(exc: GanbenchError) -> typer.Exit:
+    stderr.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(2 if isinstance(exc, UsageError) else 1)
+
+
+@app.command()
+def run(
+    variants: Annotated[Optional[str], typer.Option(help="Comma-separated variant names. [default: vanilla,wgan,wgan-gp]")] = None,
+    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated data set names. [default: fashion-mnist]")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Seeds, e.g. 0,1,2 or 0-4. [default: 0]")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Generator steps per run. [default: 2000]")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size. [default: the data set's]")] = None,
+    latent_dim: Annotated[Optional[int], typer.Option(help="Noise size. [default: the architecture's]")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="Architecture, or auto (chosen from the data shape).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metrics. [default: all that apply]")] = None,
+    sample_every: Annotated[Optional[int], typer.Option(help="Also save samples every N steps (0: only at the end).")] = None,
+    eval_samples: Annotated[Optional[int], typer.Option(help="Generated samples per metric. [default: 10000]")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: VARIANT.FIELD=VALUE or train.FIELD=VALUE (repeatable).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file; command-line options win over it.")] = None,
+    out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
+    sweep: Annotated[str, typer.Option(help="Sweep name: runs go to OUT/SWEEP/RUN-ID/.")] = "default",
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
+    force: Annotated[bool, typer.Option(help="Redo runs that are already finished.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train every variant × data set × seed and print comparison tables."""
+    from ganbench.runner import run_sweep
+    from ganbench.tables import comparison_tables, load_results, render, save_tables
+
+    try:
+        catalog = build_catalog()
+        sweep_config = cfg.SweepConfig()
+        if config is not None:
+            cfg.load_config_file(config, sweep_config, catalog)
+        if variants is not None:
+            sweep_config.variants = cfg.parse_list(variants, "variants")
+        if datasets is not None:
+            sweep_config.datasets = cfg.parse_list(datasets, "datasets")
+        if seeds is not None:
+            sweep_config.seeds = cfg.parse_seeds(seeds)
+        if metrics is not None:
+            sweep_config.metrics = cfg.parse_list(metrics, "metrics")
+        flags = {"steps": steps, "batch_size": batch_size, "latent_dim": latent_dim, "arch": arch,
+                 "device": device, "sample_every": sample_every, "eval_samples": eval_samples}
+        for name, value in flags.items():
+            if value is not None:
+                cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)
+        for text in set_ or []:
+            cfg.apply_setting(sweep_config, *cfg.parse_set_option(text), catalog)
+        runs = cfg.resolve_runs(sweep_config, catalog)
+        sweep_dir = out / sweep
+        records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json)
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+
+    names = {r.config.run_id for r in records}
+    long = load_results(sweep_dir)
+    long = long[long["run_id"].isin(names)]
+    tables = comparison_tables(long, catalog)
+    save_tables(tables, sweep_dir, catalog)
+    failed = [r for r in records if r.status == "failed"]
+    if as_json:
+        print(json.dumps({
+            "sweep_dir": str(sweep_dir),
+            "runs": [{"run_id": r.config.run_id, "status": r.status, "dir": str(r.run_dir)} for r in records],
+            "tables": json.loads(render(tables, "json", catalog)),
+        }, indent=2))
+    else:
+        print(render(tables, "md", catalog))
+        stderr.print(f"Results in {sweep_dir}/ (tables: table-<dataset>.csv and .md)")
+    for r in records:
+        if r.status == "diverged":
+            stderr.print(f"[yellow]run {r.config.run_id} diverged at step {r.summary.get('diverged_at')}[/yellow]")
+    if failed:
+        stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + ", ".join(r.config.run_id for r in failed)
+                     + " (tracebacks in their metrics.json; run again to retry them)")
+        raise typer.Exit(1)
+
+
+@app.command()
+def table(
+    results_dir: Annotated[Path, typer.Argument(help="A results, sweep or run folder.")] = Path("results"),
+    fmt: Annotated[str, typer.Option("--format", help="md, csv, json or latex.")] = "md",
+) -> None:
+    """Rebuild the comparison tables from the results on disk."""
+    from ganbench.tables import comparison_tables, load_results, render
+
+    if fmt not in ("md", "csv", "json", "latex"):
+        raise _fail(UsageError(f"--format must be md, csv, json or latex, got {fmt!r}."))
+    try:
+        long = load_results(results_dir)
+    except FileNotFoundError as exc:
+        raise _fail(UsageError(str(exc))) from None
+    if long.empty:
+        raise _fail(UsageError(f"no finished ganbench runs under {results_dir}."))
+    catalog = build_catalog()
+    print(render(comparison_tables(long, catalog), fmt, catalog))
+
+
+KINDS = ("variants", "datasets", "metrics", "architectures")
+
+
+def _describe(kind: str, entry) -> dict:
+    obj = entry.obj
+    row = {"name": entry.name, "description": obj.description, "plugin": entry.plugin}
+    if kind == "variants":
+        row["defaults"] = dataclasses.asdict(obj.Params())
+    elif kind == "datasets":
+        row["defaults"] = {"kind": obj.kind, "shape": list(obj.shape), "batch_size": obj.default_batch_size}
+    elif kind == "metrics":
+        row["defaults"] = {"requires": sorted(obj.requires), "higher_is_better": obj.higher_is_better}
+    return row
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[Optional[str], typer.Argument(help="variants, datasets, metrics or architectures.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List what the installed plugins provide, with descriptions and defaults."""
+    if kind is not None and kind not in KINDS:
+        import difflib
+
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        raise _fail(UsageError(f"unknown kind {kind!r}{hint} Available: {', '.join(KINDS)}."))
+    catalog = build_catalog()
+    kinds = [kind] if kind else list(KINDS)
+    listing = {k: [_describe(k, e) for e in getattr(catalog, k)] for k in kinds}
+    if as_json:
+        print(json.dumps(listing, indent=2))
+        return
+    for k in kinds:
+        print(f"{k}:")
+        for row in listing[k]:
+            print(f"  {row['name']:<16} {row['description']}")
+            if row.get("defaults"):
+                print(" " * 19 + ", ".join(f"{key}={value}" for key, value in row["defaults"].items()))
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Installed plugins: package, version and the hooks each implements."""
+    rows = plugin_report()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        version = f" {row['version']}" if row["version"] else ""
+        print(f"{row['name']} ({row['package']}{version}): {', '.join(row['hooks'])}")
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m ganbench`
+    app()
+
+
+get_plugin_manager().hook.register_commands(cli=app)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

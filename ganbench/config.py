@@ -1,0 +1,330 @@
+"""Run configuration: defaults, config files, ``--set`` overrides, resolution and hashing."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from ganbench.errors import UsageError
+from ganbench.plugins import Catalog
+
+DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
+DEFAULT_DATASETS = ("fashion-mnist",)
+
+
+@dataclass
+class TrainSettings:
+    """Settings shared by every run of a sweep (``--set train.FIELD=VALUE`` or ``[train]``)."""
+
+    steps: int = 2000
+    batch_size: int | None = None  # None: the data set's default
+    latent_dim: int | None = None  # None: the architecture's default
+    arch: str = "auto"
+    device: str = "auto"
+    sample_every: int = 0
+    eval_samples: int = 10_000
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise UsageError(f"steps must be a positive integer, got {self.steps}.")
+        for name in ("batch_size", "latent_dim"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be a positive integer, got {value}.")
+        if self.sample_every < 0:
+            raise UsageError(f"sample_every must be 0 (only at the end) or positive, got {self.sample_every}.")
+        if self.eval_samples < 1:
+            raise UsageError(f"eval_samples must be a positive integer, got {self.eval_samples}.")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise UsageError(f"device must be auto, cpu or cuda, got {self.device!r}.")
+
+
+@dataclass
+class SweepConfig:
+    """Everything ``ganbench run`` needs: which runs, their settings and their overrides."""
+
+    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    datasets: list[str] = field(default_factory=lambda: list(DEFAULT_DATASETS))
+    seeds: list[int] = field(default_factory=lambda: [0])
+    metrics: list[str] | None = None  # None: every metric that applies
+    train: TrainSettings = field(default_factory=TrainSettings)
+    variant_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fully resolved run. Its :meth:`digest` identifies the run's results."""
+
+    variant: str
+    dataset: str
+    seed: int
+    arch: str
+    steps: int
+    batch_size: int
+    latent_dim: int
+    device: str
+    variant_params: dict[str, Any]
+    metrics: tuple[str, ...] = ()
+    sample_every: int = 0
+    eval_samples: int = 10_000
+
+    # Fields that change what training computes; the others only change what is evaluated.
+    IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
+                "device", "variant_params")
+
+    def digest(self) -> str:
+        identity = {name: getattr(self, name) for name in self.IDENTITY}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.digest()[:8]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["metrics"] = list(self.metrics)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["metrics"] = tuple(values.get("metrics", ()))
+        return cls(**values)
+
+
+# --- parsing values -------------------------------------------------------------------------
+
+def parse_list(text: str, what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise UsageError(f"--{what} needs at least one name, got {text!r}.")
+    return items
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or a range ``0-4``."""
+    seeds: list[int] = []
+    for item in parse_list(text, "seeds"):
+        if re.fullmatch(r"\d+", item):
+            seeds.append(int(item))
+        elif re.fullmatch(r"\d+-\d+", item):
+            low, high = map(int, item.split("-"))
+            seeds.extend(range(low, high + 1))
+        else:
+            raise UsageError(
+                f"--seeds expects non-negative integers like 0,1,2 or a range 0-4, got {text!r}."
+            )
+    return list(dict.fromkeys(seeds))
+
+
+def coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert ``value`` (a string from ``--set`` or a TOML value) to a field's annotated type."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg, where)
+            except UsageError as exc:
+                errors.append(str(exc))
+        raise UsageError(errors[0] if errors else f"{where}: cannot use {value!r}.")
+    if origin is Literal:
+        if value not in args:
+            raise UsageError(f"{where} must be one of {', '.join(map(repr, args))}, got {value!r}.")
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise UsageError(f"{where} must be true or false, got {value!r}.")
+    if annotation is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise UsageError(f"{where} must be an integer, got {value!r}.")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{where} must be an integer, got {value!r}.") from None
+    if annotation is float:
+        if isinstance(value, bool):
+            raise UsageError(f"{where} must be a number, got {value!r}.")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{where} must be a number, got {value!r}.") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise UsageError(f"{where} must be a finite number, got {value!r}.")
+        return number
+    if annotation is str:
+        return str(value)
+    raise UsageError(f"{where}: fields of type {annotation!r} cannot be set from the command line.")
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _unknown_field(where: str, name: str, known: list[str]) -> UsageError:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    return UsageError(f"unknown setting {where}.{name!r}{hint} Available: {', '.join(known)}.")
+
+
+# --- building a sweep -----------------------------------------------------------------------
+
+def apply_setting(sweep: SweepConfig, key: str, value: Any, catalog: Catalog) -> None:
+    """Apply ``train.FIELD=VALUE`` or ``VARIANT.FIELD=VALUE`` to ``sweep``."""
+    scope, _, name = key.partition(".")
+    if not name:
+        raise UsageError(f"setting {key!r} must look like VARIANT.FIELD or train.FIELD (e.g. wgan-gp.lambda_gp).")
+    if scope == "train":
+        types = field_types(TrainSettings)
+        if name not in types:
+            raise _unknown_field("train", name, list(types))
+        setattr(sweep.train, name, coerce(value, types[name], key))
+        return
+    variant_cls = catalog.variants.get(scope)
+    types = field_types(variant_cls.Params)
+    if name not in types:
+        raise _unknown_field(scope, name, list(types))
+    sweep.variant_params.setdefault(scope, {})[name] = coerce(value, types[name], key)
+
+
+def parse_set_option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects KEY=VALUE such as wgan-gp.lambda_gp=5, got {text!r}.")
+    return key.strip(), value.strip()
+
+
+def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
+    """Apply a TOML config file to ``sweep``::
+
+        variants = ["vanilla", "wgan-gp"]
+        datasets = ["ring-8"]
+        seeds = [0, 1, 2]
+        metrics = ["volatility"]      # optional
+
+        [train]                       # any field of TrainSettings
+        steps = 500
+
+        [params.wgan-gp]              # any hyperparameter of the variant
+        lambda_gp = 5.0
+    """
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params"}
+    for key in data:
+        if key not in known:
+            raise _unknown_field(str(path), key, sorted(known))
+    for key in ("variants", "datasets", "metrics"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, str):
+                value = parse_list(value, key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"{path}: {key} must be a list of names, got {value!r}.")
+            setattr(sweep, key, value)
+    if "seeds" in data:
+        seeds = data["seeds"]
+        sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds))
+    for name, value in data.get("train", {}).items():
+        apply_setting(sweep, f"train.{name}", value, catalog)
+    for variant, params in data.get("params", {}).items():
+        if not isinstance(params, dict):
+            raise UsageError(f"{path}: [params.{variant}] must be a table of FIELD = VALUE.")
+        for name, value in params.items():
+            apply_setting(sweep, f"{variant}.{name}", value, catalog)
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu or auto.")
+    return requested
+
+
+def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
+    """Check every name and value of ``sweep`` and expand it into one :class:`RunConfig` per run."""
+    sweep.train.validate()
+    for name in sweep.variants:
+        catalog.variants.get(name)
+    for name in sweep.metrics or []:
+        catalog.metrics.get(name)
+    if sweep.train.arch != "auto":
+        catalog.architectures.get(sweep.train.arch)
+    device = resolve_device(sweep.train.device)
+    runs = []
+    for dataset_name in sweep.datasets:
+        dataset_cls = catalog.datasets.get(dataset_name)
+        arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog)
+        arch_cls = catalog.architectures.get(arch_name)
+        latent_dim = sweep.train.latent_dim or arch_cls.default_latent_dim(dataset_cls.shape, dataset_cls.kind)
+        metrics = tuple(
+            name for name in (sweep.metrics or catalog.metrics.names())
+            if catalog.metrics.get(name).applies_to(dataset_cls)
+        )
+        for variant_name in sweep.variants:
+            params = variant_params(catalog, variant_name, sweep.variant_params.get(variant_name, {}))
+            for seed in sweep.seeds:
+                runs.append(RunConfig(
+                    variant=variant_name, dataset=dataset_name, seed=seed, arch=arch_name,
+                    steps=sweep.train.steps,
+                    batch_size=sweep.train.batch_size or dataset_cls.default_batch_size,
+                    latent_dim=latent_dim, device=device, variant_params=params, metrics=metrics,
+                    sample_every=sweep.train.sample_every, eval_samples=sweep.train.eval_samples,
+                ))
+    return runs
+
+
+def variant_params(catalog: Catalog, variant_name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The variant's full, validated hyperparameters with ``overrides`` applied."""
+    variant_cls = catalog.variants.get(variant_name)
+    try:
+        params = variant_cls.Params(**overrides)
+        params.validate()
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"invalid hyperparameters for variant {variant_name!r}: {exc}.") from None
+    return dataclasses.asdict(params)
+
+
+def choose_architecture(dataset_cls: type, requested: str, catalog: Catalog) -> str:
+    """``requested`` if it can model the data, else (for ``auto``) the most suitable one."""
+    if requested != "auto":
+        if catalog.architectures.get(requested).suitability(dataset_cls.shape, dataset_cls.kind) <= 0:
+            raise UsageError(
+                f"architecture {requested!r} cannot model data set {dataset_cls.name!r} "
+                f"({dataset_cls.kind}, shape {dataset_cls.shape}); use --arch auto."
+            )
+        return requested
+    scored = [(entry.obj.suitability(dataset_cls.shape, dataset_cls.kind), entry.name)
+              for entry in catalog.architectures]
+    scored = [(score, name) for score, name in scored if score > 0]
+    if not scored:
+        raise UsageError(f"no installed architecture can model data set {dataset_cls.name!r} "
+                         f"({dataset_cls.kind}, shape {dataset_cls.shape}).")
+    return max(scored)[1]

@@ -1,0 +1,146 @@
+"""Data sets: what to train on, scaled to [-1, 1].
+
+Subclass :class:`Dataset`, set ``name``, ``description``, ``kind`` and ``shape``, implement
+:meth:`Dataset.load` returning a :class:`DataSource`, and register the class from a
+``register_datasets`` hook.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Literal
+
+import torch
+from torch import Tensor
+
+DatasetKind = Literal["vector", "image"]
+MAX_IN_MEMORY_ENV = "GANBENCH_MAX_IN_MEMORY_MB"
+DEFAULT_MAX_IN_MEMORY_MB = 4096
+
+
+def cache_dir() -> Path:
+    """ganbench's cache folder: ``$GANBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/ganbench``."""
+    explicit = os.environ.get("GANBENCH_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ganbench"
+
+
+class DataSource:
+    """Samples of one data set on one device. Randomness comes from torch's seeded RNG."""
+
+    shape: tuple[int, ...]
+    num_items: int | None = None  # None: an infinite (generated) distribution
+    labels: Tensor | None = None
+
+    def sample(self, batch_size: int) -> Tensor:
+        """A batch of ``batch_size`` samples, float32 in [-1, 1] (roughly, for toy data)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Facts recorded with every run (where the files came from, storage mode, ...)."""
+        return {}
+
+
+class TensorSource(DataSource):
+    """A data set held as one tensor on the device and sampled there (no loader workers).
+
+    Images are kept as uint8 (a quarter of the memory) and scaled to [-1, 1] per batch.
+    """
+
+    def __init__(self, data: Tensor, labels: Tensor | None = None, info: dict[str, Any] | None = None):
+        self.data = data
+        self.labels = labels
+        self.shape = tuple(data.shape[1:])
+        self.num_items = data.shape[0]
+        self._info = info or {}
+
+    def sample(self, batch_size: int) -> Tensor:
+        index = torch.randint(0, self.num_items, (batch_size,), device=self.data.device)
+        return to_unit_range(self.data[index])
+
+    def describe(self) -> dict[str, Any]:
+        return {"storage": "in-memory", "num_items": self.num_items, **self._info}
+
+
+class StreamingSource(DataSource):
+    """A data set too large for memory, read through a seeded :class:`~torch.utils.data.DataLoader`."""
+
+    def __init__(self, dataset: Any, shape: tuple[int, ...], device: torch.device, seed: int,
+                 batch_size_hint: int = 128, info: dict[str, Any] | None = None):
+        self.dataset = dataset
+        self.shape = shape
+        self.num_items = len(dataset)
+        self.device = device
+        self._generator = torch.Generator().manual_seed(seed)
+        self._batch_size = None
+        self._iterator: Iterator | None = None
+        self._info = info or {}
+
+    def _batches(self, batch_size: int) -> Iterator[Tensor]:
+        sampler = torch.utils.data.RandomSampler(
+            self.dataset, replacement=True, num_samples=2**62, generator=self._generator
+        )
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, sampler=sampler)
+        for images, _labels in loader:
+            yield images
+
+    def sample(self, batch_size: int) -> Tensor:
+        if self._iterator is None or self._batch_size != batch_size:
+            self._batch_size, self._iterator = batch_size, self._batches(batch_size)
+        return to_unit_range(next(self._iterator)).to(self.device, non_blocking=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {"storage": "streaming", "num_items": self.num_items, **self._info}
+
+
+def to_unit_range(batch: Tensor) -> Tensor:
+    """uint8 pixels in [0, 255] to float32 in [-1, 1]; float input is returned as float32."""
+    if batch.dtype == torch.uint8:
+        return batch.float().div_(127.5).sub_(1.0)
+    return batch.float()
+
+
+def fits_in_memory(num_bytes: int) -> bool:
+    """Whether a data set of ``num_bytes`` may be held as one tensor (``GANBENCH_MAX_IN_MEMORY_MB``)."""
+    limit_mb = float(os.environ.get(MAX_IN_MEMORY_ENV, DEFAULT_MAX_IN_MEMORY_MB))
+    return num_bytes <= limit_mb * 2**20
+
+
+class Dataset:
+    """A data set plugin.
+
+    Class attributes: ``name``, ``description``, ``kind`` (``"vector"`` or ``"image"``),
+    ``shape`` of one sample (``(dim,)`` or ``(channels, height, width)``), ``num_classes``
+    (``None`` when unlabelled) and ``default_batch_size``.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    kind: ClassVar[DatasetKind]
+    shape: ClassVar[tuple[int, ...]]
+    num_classes: ClassVar[int | None] = None
+    default_batch_size: ClassVar[int] = 128
+
+    def load(self, *, device: torch.device, seed: int, data_root: Path | None = None,
+             train: bool = True) -> DataSource:
+        """Open the data set's ``train`` (or test) split on ``device``.
+
+        :param seed: for generated data sets, the seed that defines them.
+        :param data_root: a folder given by the user (``--data-root``), searched first.
+        :raises ganbench.errors.DatasetUnavailableError: when the data cannot be had, with
+            a message naming the remedies.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def dimension(cls) -> int:
+        return math.prod(cls.shape)
+
+
+__all__ = [
+    "DataSource", "Dataset", "DatasetKind", "StreamingSource", "TensorSource", "cache_dir",
+    "fits_in_memory", "to_unit_range",
+]

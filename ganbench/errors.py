@@ -1,0 +1,23 @@
+"""Exceptions that ganbench reports to the user as clear messages."""
+
+from __future__ import annotations
+
+
+class GanbenchError(Exception):
+    """Base class: a problem the user can fix; the CLI prints it without a traceback."""
+
+
+class UsageError(GanbenchError):
+    """A name or value given by the user is wrong (the CLI exits with code 2)."""
+
+
+class UnknownNameError(UsageError, LookupError):
+    """A variant, data set, metric or architecture name that no plugin registered."""
+
+
+class PluginConflictError(GanbenchError):
+    """Two plugins registered the same name, or a plugin registered something invalid."""
+
+
+class DatasetUnavailableError(GanbenchError):
+    """A data set's files could not be found or downloaded."""

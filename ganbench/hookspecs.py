@@ -1,0 +1,79 @@
+"""Hook specifications: the whole plugin API of ganbench.
+
+A plugin is a module or object with functions decorated by :data:`ganbench.hookimpl` whose
+names match the hooks below. Built-in variants, datasets, metrics and architectures are
+plugins of exactly this kind (see ``ganbench.plugins.DEFAULT_PLUGINS``); third-party
+packages are found through the ``ganbench`` entry-point group::
+
+    [project.entry-points.ganbench]
+    my_plugin = "my_package.ganbench_plugin"
+
+Every ``register_*`` hook receives a ``register`` callback. Call it once per class you
+provide; ganbench checks the name, refuses a name that another plugin already registered
+(naming both plugins) and remembers which plugin supplied what.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ganbench")
+hookimpl = pluggy.HookimplMarker("ganbench")
+
+
+@hookspec
+def register_variants(register: Callable[[type], None]) -> None:
+    """Register GAN variants (training objectives).
+
+    :param register: call ``register(VariantClass)`` for each subclass of
+        :class:`ganbench.variants.Variant`. A variant states its objective only: the
+        discriminator/critic loss, the generator loss, an optional penalty, an optional
+        constraint applied after each critic step, ``n_critic`` and its optimiser defaults
+        in a ``Params`` dataclass. The core training loop calls it; a variant never owns a
+        loop. Every field of ``Params`` can be overridden with ``--set NAME.FIELD=VALUE``.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[[type], None]) -> None:
+    """Register data sets.
+
+    :param register: call ``register(DatasetClass)`` for each subclass of
+        :class:`ganbench.datasets.Dataset`. A data set declares its sample ``shape`` and
+        ``kind`` (``"vector"`` or ``"image"``) and implements ``load()``, returning a
+        :class:`ganbench.datasets.DataSource` whose samples are scaled to [-1, 1].
+    """
+
+
+@hookspec
+def register_metrics(register: Callable[[type], None]) -> None:
+    """Register evaluation metrics.
+
+    :param register: call ``register(MetricClass)`` for each subclass of
+        :class:`ganbench.metrics.Metric`. A metric states ``higher_is_better`` for each
+        value it reports, what it ``requires`` (generated samples, real samples, the
+        training history), which data sets it ``applies_to``, and computes its values
+        from a :class:`ganbench.metrics.EvaluationContext`.
+    """
+
+
+@hookspec
+def register_architectures(register: Callable[[type], None]) -> None:
+    """Register generator/discriminator architectures.
+
+    :param register: call ``register(ArchitectureClass)`` for each subclass of
+        :class:`ganbench.architectures.Architecture`. An architecture says how well it
+        suits a data shape (``suitability()``; the highest wins when ``--arch auto``) and
+        builds a generator and a critic honouring the variant's normalisation requirement.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``ganbench`` command line.
+
+    :param cli: the :class:`typer.Typer` application; decorate functions with
+        ``@cli.command()`` to add sub-commands.
+    """

@@ -1,0 +1,72 @@
+"""``volatility``: how much the per-batch losses fluctuate.
+
+Raw figures (the course's definition): the sample standard deviation of the per-batch G and
+D losses, over the whole run (``g_std``, ``d_std``) and over its second half (``*_std_late``).
+Raw figures depend on the loss's scale: a BCE loss and a Wasserstein loss cannot be compared
+by them.
+
+Scale-free figure: the *roughness* over the second half,
+``std(x[t+1] - x[t]) / (sqrt(2) * std(x))``. It is unchanged when the loss is multiplied by a
+constant or shifted, so it compares losses of any scale: about 1 for batch-to-batch noise
+around a level, towards 0 for a curve that moves smoothly, up to 2 for oscillation from one
+batch to the next.
+
+Each history row holds the loss of one generator batch and of the last critic batch before
+it: no averaging over the ``n_critic`` critic batches, which would shrink the spread of the
+variants with ``n_critic > 1``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ganbench.hookspecs import hookimpl
+from ganbench.metrics import EvaluationContext, Metric
+
+
+def loss_std(values: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1); NaN for fewer than 2 values."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+
+
+def roughness(values: np.ndarray) -> float:
+    """std of first differences over sqrt(2)·std: scale- and shift-free; NaN if undefined."""
+    if len(values) < 3:
+        return math.nan
+    spread = np.std(values, ddof=1)
+    if spread == 0:
+        return math.nan
+    return float(np.std(np.diff(values), ddof=1) / (math.sqrt(2) * spread))
+
+
+class Volatility(Metric):
+    name = "volatility"
+    description = "Raw std of per-batch G/D losses (all, 2nd half) and scale-free roughness."
+    requires = frozenset({"history"})
+    higher_is_better = {
+        "g_std": False, "d_std": False, "g_std_late": False, "d_std_late": False,
+        "g_roughness": False, "d_roughness": False,
+    }
+    labels = {
+        "g_std": "G loss std", "d_std": "D loss std",
+        "g_std_late": "G loss std (2nd half)", "d_std_late": "D loss std (2nd half)",
+        "g_roughness": "G roughness (scale-free)", "d_roughness": "D roughness (scale-free)",
+    }
+
+    def compute(self, context: EvaluationContext) -> dict[str, float]:
+        values = {}
+        for side in ("g", "d"):
+            series = context.history[f"{side}_loss"].to_numpy(dtype=np.float64)
+            series = series[np.isfinite(series)]
+            late = series[len(series) // 2:]
+            values[f"{side}_std"] = loss_std(series)
+            values[f"{side}_std_late"] = loss_std(late)
+            values[f"{side}_roughness"] = roughness(late)
+        return values
+
+
+@hookimpl
+def register_metrics(register):
+    register(Volatility)

@@ -1,0 +1,156 @@
+"""The plugin manager and the catalog of everything plugins registered.
+
+Built-in plugins are the modules in :data:`DEFAULT_PLUGINS`; they register through the same
+hooks as third-party packages, which are loaded from the ``ganbench`` entry-point group.
+Set ``GANBENCH_LOAD_PLUGINS`` to a comma-separated list of entry-point names to load only
+those, or to an empty string to load no third-party plugin at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from importlib.metadata import Distribution, entry_points
+from typing import Any
+
+import pluggy
+
+from ganbench import hookspecs
+from ganbench.registry import Registry
+
+ENTRY_POINT_GROUP = "ganbench"
+LOAD_PLUGINS_ENV = "GANBENCH_LOAD_PLUGINS"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "ganbench.variants.vanilla",
+    "ganbench.variants.wgan",
+    "ganbench.variants.wgan_gp",
+    "ganbench.datasets.toy",
+    "ganbench.datasets.images",
+    "ganbench.architectures.mlp",
+    "ganbench.architectures.dcgan",
+    "ganbench.metrics.volatility",
+    "ganbench.metrics.toy",
+)
+
+
+class PluginLoadWarning(UserWarning):
+    """A third-party plugin could not be loaded; ganbench goes on without it."""
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, remembering the distribution each entry-point plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__("ganbench")
+        self.distributions: dict[str, Distribution] = {}
+
+
+def _load_entry_point_plugins(pm: PluginManager) -> None:
+    allowed_env = os.environ.get(LOAD_PLUGINS_ENV)
+    allowed = None if allowed_env is None else {n.strip() for n in allowed_env.split(",") if n.strip()}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and ep.name not in allowed:
+            continue
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # noqa: BLE001 - any failure of foreign code is reported, not raised
+            warnings.warn(
+                f"ganbench plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                f"{type(exc).__name__}: {exc}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+            continue
+        if ep.dist is not None:
+            pm.distributions[ep.name] = ep.dist
+
+
+def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
+    """A fresh plugin manager with the built-in plugins (and, by default, installed ones)."""
+    pm = PluginManager()
+    pm.add_hookspecs(hookspecs)
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    if load_entry_points:
+        _load_entry_point_plugins(pm)
+    pm.check_pending()
+    return pm
+
+
+@lru_cache(maxsize=1)
+def get_plugin_manager() -> PluginManager:
+    """The process-wide plugin manager, created on first use."""
+    return create_plugin_manager()
+
+
+@dataclass
+class Catalog:
+    """Everything the plugins registered, one :class:`Registry` per kind."""
+
+    variants: Registry
+    datasets: Registry
+    metrics: Registry
+    architectures: Registry
+
+
+def _collect(pm: pluggy.PluginManager, hook_name: str, registry: Registry) -> Registry:
+    hook = getattr(pm.hook, hook_name)
+    # Each implementation gets its own callback so that the registry knows who registered what.
+    for impl in reversed(hook.get_hookimpls()):
+        impl.function(register=partial(registry.add, plugin=impl.plugin_name))
+    return registry
+
+
+def build_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
+    """Ask every plugin of ``pm`` (default: :func:`get_plugin_manager`) to register."""
+    from ganbench.architectures import Architecture
+    from ganbench.datasets import Dataset
+    from ganbench.metrics import Metric
+    from ganbench.variants import Variant
+
+    pm = pm or get_plugin_manager()
+    return Catalog(
+        variants=_collect(pm, "register_variants", Registry("variant", Variant)),
+        datasets=_collect(pm, "register_datasets", Registry("dataset", Dataset)),
+        metrics=_collect(pm, "register_metrics", Registry("metric", Metric)),
+        architectures=_collect(pm, "register_architectures", Registry("architecture", Architecture)),
+    )
+
+
+def plugin_report(pm: PluginManager | None = None) -> list[dict[str, Any]]:
+    """``[{name, version, package, hooks}]`` for every registered plugin, built-ins included."""
+    pm = pm or get_plugin_manager()
+    dists = getattr(pm, "distributions", {})
+    rows = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        if plugin is None:
+            continue
+        dist = dists.get(name)
+        if dist is not None:
+            package, version = dist.metadata["Name"], dist.version
+        elif name in DEFAULT_PLUGINS:
+            package, version = "ganbench (built-in)", _own_version()
+        else:
+            package, version = "(registered at run time)", ""
+        rows.append(
+            {
+                "name": name,
+                "package": package,
+                "version": version,
+                "hooks": sorted(caller.name for caller in pm.get_hookcallers(plugin) or []),
+            }
+        )
+    return rows
+
+
+def _own_version() -> str:
+    from ganbench import __version__
+
+    return __version__

@@ -1,0 +1,174 @@
+"""Running a sweep: each variant × data set × seed, resumable, one failure does not stop the rest."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ganbench.config import RunConfig
+from ganbench.errors import GanbenchError
+from ganbench.metrics import EvaluationContext
+from ganbench.plugins import Catalog
+from ganbench.samples import fixed_noise, save_samples
+from ganbench.storage import (
+    CONFIG_FILE, CRITIC_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
+    atomic_path, is_done, read_json, write_json,
+)
+from ganbench.training import TrainingOutcome, train
+
+
+@dataclass
+class RunRecord:
+    """The outcome of one run of a sweep."""
+
+    config: RunConfig
+    run_dir: Path
+    status: str  # finished, diverged, failed, or skipped (already done earlier)
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware recorded with every run."""
+    from ganbench import __version__
+
+    cuda = torch.cuda.is_available()
+    return {
+        "ganbench": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": __import__("torchvision").__version__,
+        "cuda": torch.version.cuda if cuda else None,
+        "device_name": torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def evaluate(outcome: TrainingOutcome, config: RunConfig, catalog: Catalog) -> tuple[dict, dict]:
+    """Compute the run's metrics: ``(values, errors)``; a failing metric is reported, not raised."""
+    context = EvaluationContext(
+        dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
+        latent_dim=config.latent_dim, history=outcome.history, eval_samples=config.eval_samples,
+        device=torch.device(config.device), seed=config.seed,
+    )
+    values: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in config.metrics:
+        metric_cls = catalog.metrics.get(name)
+        if outcome.status != "finished" and metric_cls.requires & {"samples"}:
+            errors[name] = f"skipped: the run diverged at step {outcome.diverged_at}"
+            continue
+        try:
+            values.update(metric_cls().compute(context))
+        except Exception as exc:  # noqa: BLE001 - a broken metric plugin must not lose the run
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"metric {name!r} failed on run {config.run_id}: {errors[name]}", stacklevel=2)
+    return values, errors
+
+
+def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
+            command: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # an unfinished or forced run starts from scratch
+    run_dir.mkdir(parents=True)
+    write_json(run_dir / CONFIG_FILE, {
+        "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
+        "environment": environment(), "command": command or sys.argv,
+        "data_root": str(data_root) if data_root else None,
+    })
+    task = progress.add_task(config.run_id, total=config.steps) if progress else None
+    started = time.perf_counter()
+    dataset_kind = catalog.datasets.get(config.dataset).kind
+    noise = fixed_noise(config.seed, dataset_kind, config.latent_dim)
+
+    def on_samples(step: int, generator) -> None:
+        save_samples(generator, noise, dataset_kind, run_dir / f"samples-step{step:06d}.png",
+                     title=f"{config.variant} step {step}")
+
+    try:
+        outcome = train(
+            config, catalog, data_root=data_root, on_samples=on_samples,
+            on_progress=(lambda done: progress.update(task, completed=done)) if progress else None,
+        )
+    finally:
+        if progress is not None:
+            progress.remove_task(task)
+
+    eval_start = time.perf_counter()
+    real = outcome.source.sample(2000) if dataset_kind == "vector" else None
+    save_samples(outcome.generator, noise, dataset_kind, run_dir / SAMPLES_FILE, real=real,
+                 title=f"{config.variant} on {config.dataset}, seed {config.seed}")
+    values, errors = evaluate(outcome, config, catalog)
+    eval_seconds = time.perf_counter() - eval_start
+
+    with atomic_path(run_dir / HISTORY_FILE) as tmp:
+        outcome.history.to_csv(tmp, index=False)
+    for name, module in ((GENERATOR_FILE, outcome.generator), (CRITIC_FILE, outcome.critic)):
+        with atomic_path(run_dir / name) as tmp:
+            torch.save(module.state_dict(), tmp)
+    summary = {
+        "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,
+        "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
+        "timings": {**outcome.timings, "eval_time_s": eval_seconds,
+                    "wall_clock_s": time.perf_counter() - started},
+        "metrics": values, "metric_errors": errors,
+    }
+    write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done
+    return summary
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=quiet, transient=False,
+    )
+
+
+def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
+              force: bool = False, data_root: Path | None = None, quiet: bool = False,
+              console: Console | None = None) -> list[RunRecord]:
+    """Run every configuration not already done in ``sweep_dir`` (all of them with ``force``).
+
+    A diverged run is recorded as such; a run that raises is recorded as failed with its
+    traceback (and redone next time); either way the sweep goes on. A problem with the
+    user's input (:class:`GanbenchError`, e.g. a missing data set) stops the sweep.
+    """
+    runs = list(runs)
+    console = console or Console(stderr=True)
+    records: list[RunRecord] = []
+    with _progress(console, quiet) as progress:
+        sweep_task = progress.add_task("sweep", total=len(runs))
+        for config in runs:
+            run_dir = sweep_dir / config.run_id
+            if not force and is_done(run_dir, config.digest()):
+                records.append(RunRecord(config, run_dir, "skipped", read_json(run_dir / METRICS_FILE)))
+                progress.advance(sweep_task)
+                continue
+            try:
+                summary = run_one(config, catalog, run_dir, data_root=data_root, progress=progress)
+                records.append(RunRecord(config, run_dir, summary["status"], summary))
+            except GanbenchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
+                error = "".join(traceback.format_exception(exc))
+                write_json(run_dir / METRICS_FILE, {
+                    "run_id": config.run_id, "status": "failed", "variant": config.variant,
+                    "dataset": config.dataset, "seed": config.seed, "error": error,
+                })
+                records.append(RunRecord(config, run_dir, "failed", error=error))
+                console.print(f"[red]run {config.run_id} failed:[/red] {type(exc).__name__}: {exc}")
+            progress.advance(sweep_task)
+    return records

@@ -1,0 +1,156 @@
+"""Results on disk → long-format pandas frames → comparison tables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ganbench.storage import CONFIG_FILE, METRICS_FILE, read_json
+
+# Values every run reports, measured by the core: label and whether higher is better.
+CORE_VALUES: dict[str, tuple[str, bool | None]] = {
+    "steps_per_s": ("steps/s", True),
+    "train_time_s": ("train time (s)", False),
+    "critic_time_s": ("critic time (s)", False),
+    "generator_time_s": ("generator time (s)", False),
+    "eval_time_s": ("eval time (s)", False),
+    "gp_share": ("GP share of critic time", False),
+    "gp_step_ratio": ("critic step time ratio with/without GP", False),
+    "penalty_time_s": ("penalty time (s)", False),
+    "wall_clock_s": ("wall-clock (s)", False),
+    "peak_memory_mb": ("peak memory (MiB)", False),
+}
+# Shown in the comparison table, in this order, before the metrics' own values.
+TABLE_CORE = ("steps_per_s", "wall_clock_s", "gp_share", "gp_step_ratio", "diverged")
+ID_COLUMNS = ["sweep", "run_id", "variant", "dataset", "seed", "status"]
+
+
+def find_run_dirs(path: Path) -> list[Path]:
+    """Run folders at or below ``path`` (a run, a sweep or a results folder)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a folder of ganbench results.")
+    return sorted(p.parent for p in path.rglob(METRICS_FILE) if (p.parent / CONFIG_FILE).exists())
+
+
+def load_results(path: Path) -> pd.DataFrame:
+    """All runs below ``path`` in long format: one row per (run, metric) with its ``value``."""
+    rows: list[dict[str, Any]] = []
+    for run_dir in find_run_dirs(path):
+        summary = read_json(run_dir / METRICS_FILE)
+        ids = {
+            "sweep": run_dir.parent.name, "run_id": summary.get("run_id", run_dir.name),
+            "variant": summary["variant"], "dataset": summary["dataset"],
+            "seed": summary["seed"], "status": summary["status"],
+        }
+        values = {**summary.get("timings", {}), **summary.get("metrics", {})}
+        if summary["status"] != "failed":
+            values["diverged"] = float(summary["status"] == "diverged")
+        for metric, value in values.items():
+            rows.append({**ids, "metric": metric, "value": math.nan if value is None else float(value)})
+        if not values:
+            rows.append({**ids, "metric": "failed", "value": 1.0})
+    return pd.DataFrame(rows, columns=ID_COLUMNS + ["metric", "value"])
+
+
+def value_info(catalog: Any | None) -> dict[str, tuple[str, bool | None]]:
+    """``{value key: (label, higher_is_better)}`` from the core and the registered metrics."""
+    info = dict(CORE_VALUES)
+    info["diverged"] = ("diverged (share of seeds)", False)
+    if catalog is not None:
+        for entry in catalog.metrics:
+            for key, higher in entry.obj.higher_is_better.items():
+                info[key] = (entry.obj.labels.get(key, key), higher)
+    return info
+
+
+def comparison_tables(long: pd.DataFrame, catalog: Any | None = None) -> dict[str, pd.DataFrame]:
+    """One numeric table per data set: rows variants, columns (value, mean|std|n) over seeds."""
+    tables: dict[str, pd.DataFrame] = {}
+    done = long[long["status"].isin(["finished", "diverged"])]
+    info = value_info(catalog)
+    for dataset, frame in done.groupby("dataset", sort=True):
+        stats = frame.groupby(["variant", "metric"])["value"].agg(["mean", "std", "count"])
+        table = stats.unstack("metric")
+        table.columns = table.columns.swaplevel(0, 1)
+        present = [m for m in frame["metric"].unique() if frame.loc[frame["metric"] == m, "value"].notna().any()]
+        order = [m for m in TABLE_CORE if m in present]
+        order += [m for m in info if m in present and m not in order and m not in CORE_VALUES]
+        order = [m for m in order if m in TABLE_CORE or m not in CORE_VALUES]
+        order += sorted(m for m in present if m not in order and m not in CORE_VALUES)
+        runs = frame.groupby("variant")["seed"].nunique().rename(("seeds", "count"))
+        table = table.reindex(columns=pd.MultiIndex.from_product([order, ["mean", "std", "count"]]))
+        tables[str(dataset)] = pd.concat([runs, table], axis=1)
+    return tables
+
+
+def _format_cell(mean: float, std: float) -> str:
+    if mean != mean:  # NaN
+        return "n/a"
+    text = f"{mean:.4g}"
+    if std == std:
+        text += f" ± {std:.2g}"
+    return text
+
+
+def formatted(table: pd.DataFrame, catalog: Any | None = None) -> pd.DataFrame:
+    """``mean ± std`` strings with readable column labels (↑ higher is better, ↓ lower)."""
+    info = value_info(catalog)
+    out = pd.DataFrame(index=table.index)
+    out["seeds"] = table[("seeds", "count")].astype(int)
+    metrics = [m for m in dict.fromkeys(table.columns.get_level_values(0)) if m != "seeds"]
+    for metric in metrics:
+        label, higher = info.get(metric, (metric, None))
+        arrow = {True: " ↑", False: " ↓", None: ""}[higher]
+        out[f"{label}{arrow}"] = [
+            _format_cell(mean, std)
+            for mean, std in zip(table[(metric, "mean")], table[(metric, "std")])
+        ]
+    out.index.name = "variant"
+    return out
+
+
+def flat_numeric(table: pd.DataFrame) -> pd.DataFrame:
+    """The numeric table with ``metric:mean``-style column names (for CSV and JSON)."""
+    flat = table.copy()
+    flat.columns = [f"{metric}:{stat}" if metric != "seeds" else "seeds" for metric, stat in flat.columns]
+    flat.index.name = "variant"
+    return flat
+
+
+def render(tables: dict[str, pd.DataFrame], fmt: str, catalog: Any | None = None) -> str:
+    """All tables in one of ``md``, ``csv``, ``json`` or ``latex``."""
+    if fmt == "json":
+        import json
+
+        return json.dumps({  # pandas' to_json writes NaN as null
+            dataset: json.loads(flat_numeric(t).reset_index().to_json(orient="records"))
+            for dataset, t in tables.items()
+        }, indent=2)
+    parts = []
+    for dataset, table in tables.items():
+        if fmt == "csv":
+            parts.append(f"# {dataset}\n" + flat_numeric(table).to_csv())
+        elif fmt == "latex":
+            parts.append(f"% {dataset}\n" + formatted(table, catalog).to_latex(caption=dataset))
+        else:
+            parts.append(f"## {dataset}\n\n" + formatted(table, catalog).to_markdown() + "\n")
+    return "\n".join(parts)
+
+
+def save_tables(tables: dict[str, pd.DataFrame], folder: Path, catalog: Any | None = None) -> list[Path]:
+    """``table-<dataset>.csv`` (numeric) and ``.md`` (formatted) in ``folder``."""
+    from ganbench.storage import atomic_path
+
+    written = []
+    for dataset, table in tables.items():
+        for suffix, text in (("csv", flat_numeric(table).to_csv()),
+                             ("md", f"## {dataset}\n\n" + formatted(table, catalog).to_markdown() + "\n")):
+            path = Path(folder) / f"table-{dataset}.{suffix}"
+            with atomic_path(path) as tmp:
+                tmp.write_text(text)
+            written.append(path)
+    return written

@@ -1,0 +1,222 @@
+"""The one training loop. Variants supply the objective; this module runs it and measures it."""
+
+from __future__ import annotations
+
+import copy
+import math
+import resource
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from ganbench.architectures import ArchSpec
+from ganbench.config import RunConfig
+from ganbench.datasets import DataSource, Dataset
+from ganbench.plugins import Catalog
+from ganbench.seeding import seed_everything
+from ganbench.timing import PhaseTimer
+from ganbench.variants import Variant
+
+HISTORY_COLUMNS = ("g_loss", "d_loss", "penalty", "wasserstein", "d_real", "d_fake")
+READBACK_EVERY = 50  # steps between reading the on-device loss buffer back to the host
+PENALTY_PROBE_STEPS = 10
+
+
+@dataclass
+class TrainingOutcome:
+    """What one training run produced (before evaluation)."""
+
+    status: str  # "finished" or "diverged"
+    diverged_at: int | None
+    history: pd.DataFrame
+    generator: nn.Module
+    critic: nn.Module
+    variant: Variant
+    dataset: Dataset
+    source: DataSource
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Models:
+    generator: nn.Module
+    critic: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+
+def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
+    variant_cls = catalog.variants.get(config.variant)
+    return variant_cls(variant_cls.Params(**config.variant_params))
+
+
+def build_models(config: RunConfig, catalog: Catalog, variant: Variant, dataset: Dataset,
+                 device: torch.device) -> Models:
+    architecture = catalog.architectures.get(config.arch)()
+    spec = ArchSpec(dataset.shape, dataset.kind, config.latent_dim, variant.critic_norm)
+    generator, critic = architecture.build(spec)
+    generator.to(device)
+    critic.to(device)
+    opt_g, opt_d = variant.make_optimizers(generator, critic)
+    return Models(generator, critic, opt_g, opt_d)
+
+
+def critic_step(variant: Variant, models: Models, source: DataSource, batch_size: int,
+                latent_dim: int, timer: PhaseTimer, use_penalty: bool = True
+                ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
+    """One critic update. The penalty's forward and double backward are timed as ``penalty``.
+
+    The adversarial loss and the penalty are backpropagated separately so that the penalty's
+    share of the time can be measured; their gradients add up exactly as for their sum.
+    """
+    real = source.sample(batch_size)
+    noise = torch.randn(batch_size, latent_dim, device=real.device)
+    with torch.no_grad():
+        fake = models.generator(noise)
+    real_scores = models.critic(real)
+    fake_scores = models.critic(fake)
+    loss = variant.discriminator_loss(real_scores, fake_scores)
+    models.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    penalty = None
+    if use_penalty:
+        with timer.phase("penalty"):
+            penalty = variant.penalty(models.critic, real, fake)
+            if penalty is not None:
+                penalty.backward()
+    models.opt_d.step()
+    variant.after_critic_step(models.critic)
+    return loss.detach(), None if penalty is None else penalty.detach(), real_scores.detach(), fake_scores.detach()
+
+
+def generator_step(variant: Variant, models: Models, source: DataSource, batch_size: int,
+                   latent_dim: int, device: torch.device) -> Tensor:
+    models.critic.requires_grad_(False)  # no critic gradients are needed for G's update
+    noise = torch.randn(batch_size, latent_dim, device=device)
+    fake_scores = models.critic(models.generator(noise))
+    real_scores = models.critic(source.sample(batch_size)) if variant.generator_uses_real else None
+    loss = variant.generator_loss(fake_scores, real_scores)
+    models.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    models.opt_g.step()
+    models.critic.requires_grad_(True)
+    return loss.detach()
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def measure_penalty_ratio(variant: Variant, models: Models, source: DataSource, config: RunConfig,
+                          device: torch.device, steps: int = PENALTY_PROBE_STEPS) -> float:
+    """Median critic-step time with the penalty over the same step without it.
+
+    Runs on copies of the trained models, with the random state saved and restored, so the
+    run's results do not depend on it. Steps with and without penalty alternate so that both
+    see the same machine load.
+    """
+    probe = Models(copy.deepcopy(models.generator), copy.deepcopy(models.critic), models.opt_g, models.opt_d)
+    _, probe.opt_d = variant.make_optimizers(probe.generator, probe.critic)
+    timer = PhaseTimer(torch.device("cpu"))
+    times: dict[bool, list[float]] = {True: [], False: []}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for i in range(2 * steps + 2):
+            use_penalty = i % 2 == 0
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            critic_step(variant, probe, source, config.batch_size, config.latent_dim, timer, use_penalty)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= 2:  # the first pair warms up
+                times[use_penalty].append(time.perf_counter() - start)
+    return statistics.median(times[True]) / statistics.median(times[False])
+
+
+def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
+          on_progress: Callable[[int], None] | None = None,
+          on_samples: Callable[[int, nn.Module], None] | None = None) -> TrainingOutcome:
+    """Train one run of ``config`` and measure it.
+
+    :param on_progress: called with the number of finished generator steps after each
+        loss read-back.
+    :param on_samples: called with (step, generator) every ``config.sample_every`` steps.
+    """
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    seed_everything(config.seed, device)
+    dataset = catalog.datasets.get(config.dataset)()
+    variant = build_variant(config, catalog)
+    source = dataset.load(device=device, seed=config.seed, data_root=data_root)
+    models = build_models(config, catalog, variant, dataset, device)
+    timer = PhaseTimer(device)
+
+    buffer = torch.full((config.steps, len(HISTORY_COLUMNS)), math.nan, device=device)
+    nan = torch.tensor(math.nan, device=device)
+    rows: list[Tensor] = []
+    status, diverged_at = "finished", None
+    start = time.perf_counter()
+    read_up_to = 0
+    for step in range(config.steps):
+        with timer.phase("critic"):
+            for _ in range(variant.n_critic):
+                d_loss, penalty, real_scores, fake_scores = critic_step(
+                    variant, models, source, config.batch_size, config.latent_dim, timer)
+        with timer.phase("generator"):
+            g_loss = generator_step(variant, models, source, config.batch_size, config.latent_dim, device)
+        if variant.critic_output == "score":
+            wasserstein = real_scores.mean() - fake_scores.mean()
+            d_real = d_fake = nan
+        else:
+            wasserstein = nan
+            d_real, d_fake = torch.sigmoid(real_scores).mean(), torch.sigmoid(fake_scores).mean()
+        buffer[step] = torch.stack([g_loss, d_loss, nan if penalty is None else penalty,
+                                    wasserstein, d_real, d_fake]).float()
+        last = step + 1 == config.steps
+        if (step + 1) % READBACK_EVERY == 0 or last:
+            chunk = buffer[read_up_to:step + 1].cpu()
+            rows.append(chunk)
+            bad = ~torch.isfinite(chunk[:, :2]).all(dim=1)
+            read_up_to = step + 1
+            if bad.any():
+                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
+                status = "diverged"
+                break
+            if on_progress is not None:
+                on_progress(read_up_to)
+        if on_samples is not None and config.sample_every and (step + 1) % config.sample_every == 0 and not last:
+            on_samples(step + 1, models.generator)
+    train_seconds = time.perf_counter() - start
+    timer.resolve()
+
+    history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(HISTORY_COLUMNS))
+    if diverged_at is not None:
+        history = history.iloc[: diverged_at + 1]
+    history.insert(0, "step", range(len(history)))
+    history = history.dropna(axis=1, how="all")
+
+    steps_done = len(history)
+    critic_s, penalty_s = timer.seconds("critic"), timer.seconds("penalty")
+    timings = {
+        "train_time_s": train_seconds,
+        "critic_time_s": critic_s,
+        "generator_time_s": timer.seconds("generator"),
+        "penalty_time_s": penalty_s,
+        "steps_per_s": steps_done / train_seconds if train_seconds > 0 else math.nan,
+        "gp_share": penalty_s / critic_s if variant.has_penalty() and critic_s > 0 else math.nan,
+        "gp_step_ratio": math.nan,
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
+    if variant.has_penalty() and status == "finished":
+        timings["gp_step_ratio"] = measure_penalty_ratio(variant, models, source, config, device)
+    return TrainingOutcome(status, diverged_at, history, models.generator, models.critic,
+                           variant, dataset, source, timings)

@@ -1,0 +1,115 @@
+"""GAN variants: a variant is its objective, the training loop lives in :mod:`ganbench.training`.
+
+Subclass :class:`Variant`, give it a ``name``, a ``description`` and a ``Params`` dataclass of
+hyperparameters, implement the two losses (and, if needed, :meth:`Variant.penalty` and
+:meth:`Variant.after_critic_step`), and register the class from a ``register_variants`` hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+CriticOutput = Literal["logit", "score"]
+CriticNorm = Literal["batch", "layer", "none"]
+
+
+@dataclass
+class VariantParams:
+    """Hyperparameters every variant has; subclass it to add a variant's own.
+
+    Each field can be overridden with ``--set VARIANT.FIELD=VALUE`` or in a config file.
+    """
+
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_critic: int = 1
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the field and the expected range when a value is wrong."""
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic must be a positive integer, got {self.n_critic!r}")
+
+
+class Variant:
+    """A GAN training objective.
+
+    Class attributes a subclass sets:
+
+    * ``name`` and ``description`` (one line);
+    * ``Params``: the hyperparameter dataclass (a subclass of :class:`VariantParams`);
+    * ``critic_output``: ``"logit"`` for a probability discriminator whose raw output is a
+      logit (ganbench then records mean D(x) and D(G(z)) as probabilities), ``"score"`` for a
+      critic (ganbench records the Wasserstein estimate mean C(real) - mean C(fake));
+    * ``critic_norm``: the normalisation the critic may use (``"batch"``, ``"layer"`` or
+      ``"none"``); architectures honour it;
+    * ``generator_uses_real``: whether :meth:`generator_loss` needs the critic's output on a
+      real batch (relativistic losses do).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[VariantParams]] = VariantParams
+    critic_output: ClassVar[CriticOutput] = "logit"
+    critic_norm: ClassVar[CriticNorm] = "batch"
+    generator_uses_real: ClassVar[bool] = False
+
+    def __init__(self, params: VariantParams | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+        self.params.validate()
+
+    @property
+    def n_critic(self) -> int:
+        return self.params.n_critic
+
+    @classmethod
+    def has_penalty(cls) -> bool:
+        """Whether the variant overrides :meth:`penalty`."""
+        return cls.penalty is not Variant.penalty
+
+    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        """The critic's loss (without penalty) from its raw outputs on a real and a fake batch."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        """The generator's loss from the critic's raw outputs on generated samples."""
+        raise NotImplementedError
+
+    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        """An extra critic loss term (already weighted), or ``None``. Timed separately."""
+        return None
+
+    def after_critic_step(self, critic: nn.Module) -> None:
+        """A constraint applied after every critic optimiser step (e.g. weight clipping)."""
+
+    def make_optimizers(
+        self, generator: nn.Module, critic: nn.Module
+    ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        """The generator's and the critic's optimisers, from :attr:`params`."""
+        p = self.params
+        if p.optimizer == "rmsprop":
+            return (
+                torch.optim.RMSprop(generator.parameters(), lr=p.lr_g),
+                torch.optim.RMSprop(critic.parameters(), lr=p.lr_d),
+            )
+        return (
+            torch.optim.Adam(generator.parameters(), lr=p.lr_g, betas=(p.beta1, p.beta2)),
+            torch.optim.Adam(critic.parameters(), lr=p.lr_d, betas=(p.beta1, p.beta2)),
+        )
+
+
+__all__ = ["CriticNorm", "CriticOutput", "Variant", "VariantParams"]

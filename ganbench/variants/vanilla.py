@@ -1,0 +1,48 @@
+"""``vanilla``: Goodfellow et al. (2014), BCE on logits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganbench.hookspecs import hookimpl
+from ganbench.variants import Variant, VariantParams
+
+
+@dataclass
+class VanillaParams(VariantParams):
+    """Adam 2e-4, betas (0.5, 0.999); ``generator_loss``: ``non-saturating`` or ``minimax``."""
+
+    generator_loss: Literal["non-saturating", "minimax"] = "non-saturating"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.generator_loss not in ("non-saturating", "minimax"):
+            raise ValueError(
+                f"generator_loss must be 'non-saturating' or 'minimax', got {self.generator_loss!r}"
+            )
+
+
+class Vanilla(Variant):
+    name = "vanilla"
+    description = "Original GAN: BCE on logits, non-saturating (or minimax) generator loss."
+    Params = VanillaParams
+
+    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        # BCE(D(x), 1) + BCE(D(G(z)), 0) on logits: -log σ(r) - log(1 - σ(f)).
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        if self.params.generator_loss == "minimax":
+            # Minimise log(1 - σ(f)) = -softplus(f): saturates when D confidently rejects fakes.
+            return -F.softplus(fake_scores).mean()
+        # Non-saturating: BCE(D(G(z)), 1) = -log σ(f).
+        return F.softplus(-fake_scores).mean()
+
+
+@hookimpl
+def register_variants(register):
+    register(Vanilla)

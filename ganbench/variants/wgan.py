@@ -1,0 +1,57 @@
+"""``wgan``: Arjovsky et al. (2017), a weight-clipped critic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from ganbench.hookspecs import hookimpl
+from ganbench.variants import Variant, VariantParams
+
+
+class WassersteinLosses:
+    """The Wasserstein critic and generator losses, shared by ``wgan`` and ``wgan-gp``."""
+
+    critic_output = "score"
+
+    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        return fake_scores.mean() - real_scores.mean()
+
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        return -fake_scores.mean()
+
+
+@dataclass
+class WGANParams(VariantParams):
+    """RMSprop 5e-5, n_critic 5, critic weights clipped to [-clip_value, clip_value]."""
+
+    optimizer: Literal["adam", "rmsprop"] = "rmsprop"
+    lr_g: float = 5e-5
+    lr_d: float = 5e-5
+    n_critic: int = 5
+    clip_value: float = 0.01
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.clip_value > 0:
+            raise ValueError(f"clip_value must be a positive number, got {self.clip_value!r}")
+
+
+class WGAN(WassersteinLosses, Variant):
+    name = "wgan"
+    description = "Wasserstein GAN: critic weights clipped after each step, RMSprop, n_critic 5."
+    Params = WGANParams
+
+    @torch.no_grad()
+    def after_critic_step(self, critic: nn.Module) -> None:
+        c = self.params.clip_value
+        for parameter in critic.parameters():
+            parameter.clamp_(-c, c)
+
+
+@hookimpl
+def register_variants(register):
+    register(WGAN)

@@ -1,0 +1,58 @@
+"""``wgan-gp``: Gulrajani et al. (2017), a gradient penalty on interpolates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ganbench.hookspecs import hookimpl
+from ganbench.variants import Variant, VariantParams
+from ganbench.variants.wgan import WassersteinLosses
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """E[(‖∇ₓ̂ C(x̂)‖₂ − 1)²] on x̂ = εx + (1−ε)G(z), one ε ~ U[0, 1] per sample.
+
+    Keeps the graph (``create_graph=True``) so that backpropagating the result trains the
+    critic through the gradient norm (the "double backward").
+    """
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    interpolates = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(interpolates)
+    (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    norms = grad.flatten(start_dim=1).norm(2, dim=1)
+    return ((norms - 1) ** 2).mean()
+
+
+@dataclass
+class WGANGPParams(VariantParams):
+    """Adam 1e-4, betas (0.0, 0.9) as in the paper, n_critic 5, penalty weight 10."""
+
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    n_critic: int = 5
+    lambda_gp: float = 10.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.lambda_gp >= 0:
+            raise ValueError(f"lambda_gp must be a non-negative number, got {self.lambda_gp!r}")
+
+
+class WGANGP(WassersteinLosses, Variant):
+    name = "wgan-gp"
+    description = "WGAN with gradient penalty (lambda 10) on interpolates; critic without batch norm."
+    Params = WGANGPParams
+    critic_norm = "layer"
+
+    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        return self.params.lambda_gp * gradient_penalty(critic, real, fake)
+
+
+@hookimpl
+def register_variants(register):
+    register(WGANGP)
