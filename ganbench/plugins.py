@@ -3,17 +3,22 @@
 Built-in plugins are the modules in :data:`DEFAULT_PLUGINS`; they register through the same
 hooks as third-party packages, which are loaded from the ``ganbench`` entry-point group.
 Set ``GANBENCH_LOAD_PLUGINS`` to a comma-separated list of entry-point names to load only
-those, or to an empty string to load no third-party plugin at all.
+those, or to an empty string to load no third-party plugin at all. Set ``GANBENCH_PLUGINS``
+to a comma-separated list of module names or ``.py`` files to load local plugins that are
+not installed as packages.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib.metadata import Distribution, entry_points
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -23,6 +28,7 @@ from ganbench.registry import Registry
 
 ENTRY_POINT_GROUP = "ganbench"
 LOAD_PLUGINS_ENV = "GANBENCH_LOAD_PLUGINS"
+LOCAL_PLUGINS_ENV = "GANBENCH_PLUGINS"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.variants.vanilla",
@@ -49,6 +55,36 @@ class PluginManager(pluggy.PluginManager):
         self.distributions: dict[str, Distribution] = {}
 
 
+def _warn_load_failure(name: str, where: str, exc: Exception) -> None:
+    warnings.warn(
+        f"ganbench plugin {name!r} ({where}) failed to load and is skipped: {type(exc).__name__}: {exc}",
+        PluginLoadWarning,
+        stacklevel=3,
+    )
+
+
+def _import_local_plugin(spec: str) -> ModuleType:
+    if spec.endswith(".py"):
+        path = Path(spec).expanduser().resolve()
+        module_spec = importlib.util.spec_from_file_location(f"ganbench_local_plugin_{path.stem}", path)
+        if module_spec is None or module_spec.loader is None or not path.is_file():
+            raise FileNotFoundError(f"no such plugin file: {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(spec)
+
+
+def _load_local_plugins(pm: PluginManager) -> None:
+    for spec in (s.strip() for s in os.environ.get(LOCAL_PLUGINS_ENV, "").split(",")):
+        if not spec or pm.get_plugin(spec) is not None:
+            continue
+        try:
+            pm.register(_import_local_plugin(spec), name=spec)
+        except Exception as exc:  # noqa: BLE001 - any failure of foreign code is reported, not raised
+            _warn_load_failure(spec, LOCAL_PLUGINS_ENV, exc)
+
+
 def _load_entry_point_plugins(pm: PluginManager) -> None:
     allowed_env = os.environ.get(LOAD_PLUGINS_ENV)
     allowed = None if allowed_env is None else {n.strip() for n in allowed_env.split(",") if n.strip()}
@@ -61,25 +97,22 @@ def _load_entry_point_plugins(pm: PluginManager) -> None:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # noqa: BLE001 - any failure of foreign code is reported, not raised
-            warnings.warn(
-                f"ganbench plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
-                f"{type(exc).__name__}: {exc}",
-                PluginLoadWarning,
-                stacklevel=2,
-            )
+            _warn_load_failure(ep.name, ep.value, exc)
             continue
         if ep.dist is not None:
             pm.distributions[ep.name] = ep.dist
 
 
 def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
-    """A fresh plugin manager with the built-in plugins (and, by default, installed ones)."""
+    """A fresh plugin manager with the built-in plugins and, unless ``load_entry_points`` is
+    false, the installed (entry-point) and local (``GANBENCH_PLUGINS``) ones."""
     pm = PluginManager()
     pm.add_hookspecs(hookspecs)
     for module_name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     if load_entry_points:
         _load_entry_point_plugins(pm)
+        _load_local_plugins(pm)
     pm.check_pending()
     return pm
 

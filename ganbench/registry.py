@@ -64,10 +64,9 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         """``unknown variant 'wgan_gp'; did you mean 'wgan-gp'? Available: ...``."""
         candidates = list(self.entries)
-        normalised = {c.replace("-", "_"): c for c in candidates}
-        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-        if name.replace("-", "_") in normalised and normalised[name.replace("-", "_")] not in close:
-            close.insert(0, normalised[name.replace("-", "_")])
+        normalised = {c.replace("_", "-").lower(): c for c in candidates}
+        exact = normalised.get(name.replace("_", "-").lower())
+        close = [exact] if exact else difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
         return f"unknown {self.kind} {name!r}{hint} Available: {', '.join(sorted(candidates)) or 'none'}."
 

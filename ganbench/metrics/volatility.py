@@ -7,9 +7,9 @@ by them.
 
 Scale-free figure: the *roughness* over the second half,
 ``std(x[t+1] - x[t]) / (sqrt(2) * std(x))``. It is unchanged when the loss is multiplied by a
-constant or shifted, so it compares losses of any scale: about 1 for batch-to-batch noise
-around a level, towards 0 for a curve that moves smoothly, up to 2 for oscillation from one
-batch to the next.
+constant or shifted, so it compares losses of any scale. It equals sqrt(1 - r1), r1 being
+the lag-1 autocorrelation: about 1 for batch-to-batch noise around a level, towards 0 for a
+curve that moves smoothly, up to sqrt(2) for a loss that flips from one batch to the next.
 
 Each history row holds the loss of one generator batch and of the last critic batch before
 it: no averaging over the ``n_critic`` critic batches, which would shrink the spread of the
