@@ -1,0 +1,124 @@
+"""The command line through typer's test runner, end to end on tiny data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_help_has_examples():
+    result = invoke("--help")
+    assert result.exit_code == 0 and "ganbench run --variants vanilla,wgan,wgan-gp" in result.output
+
+
+def test_end_to_end_on_idx_files_through_torchvision(tmp_path, idx_dir):
+    out = tmp_path / "results"
+    result = invoke("run", "--variants", "vanilla,wgan,wgan-gp", "--seeds", "0,1", "--steps", "8",
+                    "--batch-size", "16", "--eval-samples", "64", "--data-root", str(idx_dir),
+                    "--out", str(out), "--sweep", "tiny", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "## fashion-mnist" in result.stdout
+    for variant in ("vanilla", "wgan", "wgan-gp"):
+        assert f"| {variant} " in result.stdout
+    assert "G roughness (scale-free)" in result.stdout and "GP share of critic time" in result.stdout
+    runs = sorted(p.name for p in (out / "tiny").iterdir() if p.is_dir())
+    assert len(runs) == 6 and runs[0].startswith("vanilla_fashion-mnist_seed0_")
+    table = pd.read_csv(out / "tiny" / "table-fashion-mnist.csv", index_col="variant")
+    assert list(table.index) == ["vanilla", "wgan", "wgan-gp"]
+    assert (table["seeds"] == 2).all()
+    assert table.loc["wgan-gp", "gp_share:mean"] > 0 and pd.isna(table.loc["vanilla", "gp_share:mean"])
+    assert (out / "tiny" / "table-fashion-mnist.md").read_text().startswith("## fashion-mnist")
+    config = json.loads(next((out / "tiny").glob("wgan-gp_*/config.json")).read_text())
+    assert config["config"]["arch"] == "mlp" and config["config"]["batch_size"] == 16
+
+    # rebuilt from disk in every format
+    md = invoke("table", str(out))
+    assert md.exit_code == 0 and "| wgan-gp " in md.stdout
+    as_json = json.loads(invoke("table", str(out / "tiny"), "--format", "json").stdout)
+    assert [row["variant"] for row in as_json["fashion-mnist"]] == ["vanilla", "wgan", "wgan-gp"]
+    assert "seeds" in invoke("table", str(out), "--format", "csv").stdout
+    assert "\\begin{tabular}" in invoke("table", str(out), "--format", "latex").stdout
+
+    # a second identical command skips the finished runs
+    again = invoke("run", "--variants", "vanilla,wgan,wgan-gp", "--seeds", "0,1", "--steps", "8",
+                   "--batch-size", "16", "--eval-samples", "64", "--data-root", str(idx_dir),
+                   "--out", str(out), "--sweep", "tiny", "--json")
+    assert {run["status"] for run in json.loads(again.stdout)["runs"]} == {"skipped"}
+
+
+def test_toy_run_with_set_and_json(tmp_path):
+    result = invoke("run", "--variants", "wgan-gp", "--datasets", "gaussian-1d", "--steps", "5",
+                    "--set", "wgan-gp.lambda_gp=5", "--set", "train.batch_size=32",
+                    "--eval-samples", "200", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    [row] = payload["tables"]["gaussian-1d"]
+    assert row["variant"] == "wgan-gp" and row["w1:mean"] > 0
+    run_dir = payload["runs"][0]["dir"]
+    config = json.loads(open(f"{run_dir}/config.json").read())
+    assert config["config"]["variant_params"]["lambda_gp"] == 5.0 and config["config"]["batch_size"] == 32
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--variants", "wgan_gp"], "unknown variant 'wgan_gp'; did you mean 'wgan-gp'? Available: vanilla, wgan, wgan-gp"),
+    (["run", "--datasets", "fashion_mnist"], "did you mean 'fashion-mnist'?"),
+    (["run", "--steps", "-5"], "steps must be a positive integer"),
+    (["run", "--set", "wgan-gp.lambda_gp=abc"], "wgan-gp.lambda_gp must be a number, got 'abc'"),
+    (["run", "--seeds", "x"], "--seeds expects"),
+    (["run", "--arch", "resnet"], "unknown architecture 'resnet'"),
+    (["run", "--metrics", "fidd"], "unknown metric 'fidd'"),
+    (["list", "variant"], "did you mean 'variants'?"),
+    (["table", "/nonexistent/folder"], "is not a folder of ganbench results"),
+    (["table", ".", "--format", "xml"], "--format must be md, csv, json or latex"),
+])
+def test_usage_errors_exit_2_with_a_clear_message(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_missing_data_set_exits_1_naming_remedies(tmp_path, monkeypatch):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr("torchvision.datasets.utils.urllib.request.urlopen", offline)
+    result = invoke("run", "--variants", "vanilla", "--steps", "2", "--out", str(tmp_path),
+                    "--data-root", str(tmp_path / "nothing"), "--quiet")
+    assert result.exit_code == 1
+    assert "apt-get install dataset-fashion-mnist" in result.stderr
+
+
+def test_list_and_plugins(test_plugin):
+    listing = invoke("list")
+    assert listing.exit_code == 0
+    for name in ("vanilla", "wgan-gp", "fashion-mnist", "ring-8", "mlp", "dcgan", "volatility", "test-lsq"):
+        assert name in listing.stdout
+    assert "lambda_gp=10.0" in listing.stdout
+    variants = json.loads(invoke("list", "variants", "--json").stdout)["variants"]
+    assert {v["name"]: v["plugin"] for v in variants}["test-lsq"] == "test-plugin"
+    plugins = json.loads(invoke("plugins", "--json").stdout)
+    assert {"name": "test-plugin", "package": "(registered at run time)", "version": "",
+            "hooks": ["register_metrics", "register_variants"]} in plugins
+    assert "ganbench.variants.vanilla (ganbench (built-in)" in invoke("plugins").stdout
+
+
+def test_a_plugin_variant_and_metric_run_through_the_cli(tmp_path, test_plugin):
+    result = invoke("run", "--variants", "test-lsq,vanilla", "--datasets", "ring-8", "--steps", "5",
+                    "--eval-samples", "100", "--out", str(tmp_path), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "| test-lsq " in result.stdout
+    assert "sample_mean" in result.stdout

@@ -1,0 +1,148 @@
+"""The plugin system: registration, conflicts, suggestions, entry points, listing."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from importlib.metadata import EntryPoint
+
+import pytest
+
+import ganbench
+from ganbench import hookspecs
+from ganbench.errors import PluginConflictError, UnknownNameError
+from ganbench.plugins import DEFAULT_PLUGINS, PluginLoadWarning, build_catalog, create_plugin_manager, plugin_report
+from ganbench.variants.vanilla import Vanilla
+
+
+def test_hookimpl_is_importable_from_the_package_root():
+    assert ganbench.hookimpl is hookspecs.hookimpl
+
+
+def test_every_hook_has_a_documented_parameter():
+    for name in ("register_variants", "register_datasets", "register_metrics",
+                 "register_architectures", "register_commands"):
+        doc = getattr(hookspecs, name).__doc__
+        assert doc and ":param" in doc, name
+
+
+def test_builtins_register_through_the_hooks():
+    pm = create_plugin_manager(load_entry_points=False)
+    catalog = build_catalog(pm)
+    assert {"vanilla", "wgan", "wgan-gp"} <= set(catalog.variants.names())
+    assert {"gaussian-1d", "ring-8", "grid-25", "fashion-mnist", "mnist", "cifar10"} <= set(catalog.datasets.names())
+    assert {"mlp", "dcgan"} <= set(catalog.architectures.names())
+    assert catalog.variants.plugin_of("wgan-gp") == "ganbench.variants.wgan_gp"
+    assert {name for name, _ in pm.list_name_plugin()} >= set(DEFAULT_PLUGINS)
+
+
+class Duplicate(Vanilla):
+    name = "vanilla"
+
+
+class DuplicatePlugin:
+    @staticmethod
+    @ganbench.hookimpl
+    def register_variants(register):
+        register(Duplicate)
+
+
+def test_duplicate_names_fail_naming_both_plugins():
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register(DuplicatePlugin, name="my-duplicate")
+    with pytest.raises(PluginConflictError) as info:
+        build_catalog(pm)
+    message = str(info.value)
+    assert "'vanilla'" in message and "ganbench.variants.vanilla" in message and "my-duplicate" in message
+
+
+class NotAVariant:
+    name = "broken"
+
+
+@pytest.mark.parametrize("registered,message", [
+    (NotAVariant, "must be a subclass of ganbench.variants.Variant"),
+    (type("Bad", (Vanilla,), {"name": "Bad Name"}), "invalid name 'Bad Name'"),
+    (type("Reserved", (Vanilla,), {"name": "train"}), "invalid name 'train'"),
+])
+def test_invalid_registrations_are_refused(registered, message):
+    class Plugin:
+        @staticmethod
+        @ganbench.hookimpl
+        def register_variants(register):
+            register(registered)
+
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register(Plugin, name="bad-plugin")
+    with pytest.raises(PluginConflictError, match=message):
+        build_catalog(pm)
+
+
+def test_misspelt_hook_fails_loudly():
+    class Misspelt:
+        @staticmethod
+        @ganbench.hookimpl
+        def register_variant(register):
+            pass
+
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register(Misspelt)
+    from pluggy import PluginValidationError
+
+    with pytest.raises(PluginValidationError):
+        pm.check_pending()
+
+
+def test_unknown_name_suggests_the_closest():
+    catalog = build_catalog(create_plugin_manager(load_entry_points=False))
+    with pytest.raises(UnknownNameError) as info:
+        catalog.variants.get("wgan_gp")
+    message = str(info.value)
+    assert message.startswith("unknown variant 'wgan_gp'; did you mean 'wgan-gp'?")
+    assert "Available: vanilla, wgan, wgan-gp" in message
+    with pytest.raises(UnknownNameError, match="unknown dataset 'zzz'. Available: "):
+        catalog.datasets.get("zzz")
+
+
+def _fake_entry_points(monkeypatch, *eps: EntryPoint):
+    import ganbench.plugins as plugins_module
+
+    monkeypatch.setattr(plugins_module, "entry_points", lambda group: list(eps) if group == "ganbench" else [])
+
+
+def test_entry_point_plugins_are_loaded(monkeypatch, tmp_path):
+    module = tmp_path / "ep_plugin_ok.py"
+    module.write_text(
+        "import ganbench\n"
+        "from ganbench.variants.vanilla import Vanilla\n"
+        "class Mine(Vanilla):\n    name = 'mine'\n"
+        "@ganbench.hookimpl\ndef register_variants(register):\n    register(Mine)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _fake_entry_points(monkeypatch, EntryPoint("mine", "ep_plugin_ok", "ganbench"))
+    monkeypatch.delenv("GANBENCH_LOAD_PLUGINS")
+    catalog = build_catalog(create_plugin_manager())
+    assert catalog.variants.plugin_of("mine") == "mine"
+    # GANBENCH_LOAD_PLUGINS restricts which entry points load.
+    monkeypatch.setenv("GANBENCH_LOAD_PLUGINS", "someone-else")
+    assert "mine" not in build_catalog(create_plugin_manager()).variants
+
+
+def test_a_plugin_that_fails_to_import_warns_once_and_the_rest_works(monkeypatch):
+    _fake_entry_points(monkeypatch, EntryPoint("broken", "no_such_module_for_ganbench", "ganbench"))
+    monkeypatch.delenv("GANBENCH_LOAD_PLUGINS")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = create_plugin_manager()
+    relevant = [w for w in caught if issubclass(w.category, PluginLoadWarning)]
+    assert len(relevant) == 1
+    assert "'broken'" in str(relevant[0].message) and "ModuleNotFoundError" in str(relevant[0].message)
+    assert "vanilla" in build_catalog(pm).variants
+    assert "no_such_module_for_ganbench" not in sys.modules
+
+
+def test_plugin_report_lists_hooks(test_plugin):
+    rows = {row["name"]: row for row in plugin_report()}
+    assert rows["ganbench.variants.wgan"]["hooks"] == ["register_variants"]
+    assert rows["ganbench.variants.wgan"]["package"] == "ganbench (built-in)"
+    assert rows["test-plugin"]["hooks"] == ["register_metrics", "register_variants"]
