@@ -21,3 +21,7 @@ class PluginConflictError(GanbenchError):
 
 class DatasetUnavailableError(GanbenchError):
     """A data set's files could not be found or downloaded."""
+
+
+class WeightsUnavailableError(GanbenchError):
+    """A feature network's weight file could not be found, verified or downloaded."""
