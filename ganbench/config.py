@@ -19,6 +19,7 @@ from ganbench.plugins import Catalog
 
 DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
 DEFAULT_DATASETS = ("fashion-mnist",)
+FID_PIPELINES = ("tf", "pytorch-fid")
 
 
 @dataclass
@@ -32,6 +33,9 @@ class TrainSettings:
     device: str = "auto"
     sample_every: int = 0
     eval_samples: int = 10_000
+    eval_every: int = 0
+    fid_pipeline: str = "tf"
+    inception_weights: str | None = None
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -44,6 +48,10 @@ class TrainSettings:
             raise UsageError(f"sample_every must be 0 (only at the end) or positive, got {self.sample_every}.")
         if self.eval_samples < 1:
             raise UsageError(f"eval_samples must be a positive integer, got {self.eval_samples}.")
+        if self.eval_every < 0:
+            raise UsageError(f"eval_every must be 0 (only at the end) or positive, got {self.eval_every}.")
+        if self.fid_pipeline not in FID_PIPELINES:
+            raise UsageError(f"fid_pipeline must be one of {', '.join(FID_PIPELINES)}, got {self.fid_pipeline!r}.")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise UsageError(f"device must be auto, cpu or cuda, got {self.device!r}.")
 
@@ -76,6 +84,9 @@ class RunConfig:
     metrics: tuple[str, ...] = ()
     sample_every: int = 0
     eval_samples: int = 10_000
+    eval_every: int = 0
+    fid_pipeline: str = "tf"
+    inception_weights: str | None = None
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
@@ -284,10 +295,10 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
         arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog)
         arch_cls = catalog.architectures.get(arch_name)
         latent_dim = sweep.train.latent_dim or arch_cls.default_latent_dim(dataset_cls.shape, dataset_cls.kind)
-        metrics = tuple(
-            name for name in (sweep.metrics or catalog.metrics.names())
-            if catalog.metrics.get(name).applies_to(dataset_cls)
-        )
+        if sweep.metrics:
+            metrics = tuple(n for n in sweep.metrics if catalog.metrics.get(n).applies_to(dataset_cls))
+        else:
+            metrics = tuple(n for n in catalog.metrics.names() if catalog.metrics.get(n).default_for(dataset_cls))
         for variant_name in sweep.variants:
             params = variant_params(catalog, variant_name, sweep.variant_params.get(variant_name, {}))
             for seed in sweep.seeds:
@@ -297,6 +308,8 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     batch_size=sweep.train.batch_size or dataset_cls.default_batch_size,
                     latent_dim=latent_dim, device=device, variant_params=params, metrics=metrics,
                     sample_every=sweep.train.sample_every, eval_samples=sweep.train.eval_samples,
+                    eval_every=sweep.train.eval_every, fid_pipeline=sweep.train.fid_pipeline,
+                    inception_weights=sweep.train.inception_weights,
                 ))
     return runs
 

@@ -39,6 +39,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.architectures.mlp",
     "ganbench.architectures.dcgan",
     "ganbench.metrics.volatility",
+    "ganbench.metrics.fid",
+    "ganbench.metrics.domain",
     "ganbench.metrics.toy",
 )
 

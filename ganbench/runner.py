@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import pandas as pd
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.metrics import EvaluationContext
+from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import Catalog
 from ganbench.samples import fixed_noise, save_samples
 from ganbench.storage import (
-    CONFIG_FILE, CRITIC_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
+    CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
     atomic_path, is_done, read_json, write_json,
 )
 from ganbench.training import TrainingOutcome, train
@@ -56,26 +57,40 @@ def environment() -> dict[str, Any]:
     }
 
 
-def evaluate(outcome: TrainingOutcome, config: RunConfig, catalog: Catalog) -> tuple[dict, dict]:
-    """Compute the run's metrics: ``(values, errors)``; a failing metric is reported, not raised."""
+def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator, history,
+             data_root: Path | None = None, over_training_only: bool = False,
+             skip_reason: str | None = None) -> tuple[dict, dict, dict]:
+    """Compute the run's metrics: ``(values, errors, details)``.
+
+    A metric that fails or is skipped is reported in ``errors`` (``"skipped: ..."`` for a
+    :class:`MetricSkipped`), never raised, so a broken metric plugin cannot lose the run.
+    ``details`` records how each figure was obtained (features, sample counts).
+    """
     context = EvaluationContext(
-        dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
-        latent_dim=config.latent_dim, history=outcome.history, eval_samples=config.eval_samples,
-        device=torch.device(config.device), seed=config.seed,
+        dataset=dataset, source=source, generator=generator, latent_dim=config.latent_dim,
+        history=history, eval_samples=config.eval_samples, device=torch.device(config.device),
+        seed=config.seed, options=EvaluationOptions(config.fid_pipeline, config.inception_weights, data_root),
     )
     values: dict[str, float] = {}
     errors: dict[str, str] = {}
     for name in config.metrics:
         metric_cls = catalog.metrics.get(name)
-        if outcome.status != "finished" and metric_cls.requires & {"samples"}:
-            errors[name] = f"skipped: the run diverged at step {outcome.diverged_at}"
+        if over_training_only and not metric_cls.over_training:
+            continue
+        if skip_reason is not None and metric_cls.requires & {"samples"}:
+            errors[name] = f"skipped: {skip_reason}"
             continue
         try:
             values.update(metric_cls().compute(context))
+        except MetricSkipped as exc:
+            errors[name] = f"skipped: {exc}"
+        except GanbenchError as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"metric {name!r} could not run on {config.run_id}: {exc}", stacklevel=2)
         except Exception as exc:  # noqa: BLE001 - a broken metric plugin must not lose the run
             errors[name] = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"metric {name!r} failed on run {config.run_id}: {errors[name]}", stacklevel=2)
-    return values, errors
+    return values, errors, context.details
 
 
 def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
@@ -98,9 +113,17 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         save_samples(generator, noise, dataset_kind, run_dir / f"samples-step{step:06d}.png",
                      title=f"{config.variant} step {step}")
 
+    evaluations: list[dict[str, Any]] = []
+
+    def on_evaluate(step: int, generator, dataset, source) -> None:
+        values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
+                                             generator=generator, history=None, data_root=data_root,
+                                             over_training_only=True)
+        evaluations.append({"step": step, **values})
+
     try:
         outcome = train(
-            config, catalog, data_root=data_root, on_samples=on_samples,
+            config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
             on_progress=(lambda done: progress.update(task, completed=done)) if progress else None,
         )
     finally:
@@ -111,8 +134,18 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     real = outcome.source.sample(2000) if dataset_kind == "vector" else None
     save_samples(outcome.generator, noise, dataset_kind, run_dir / SAMPLES_FILE, real=real,
                  title=f"{config.variant} on {config.dataset}, seed {config.seed}")
-    values, errors = evaluate(outcome, config, catalog)
+    values, errors, details = evaluate(
+        config, catalog, dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
+        history=outcome.history, data_root=data_root,
+        skip_reason=None if outcome.status == "finished" else f"the run diverged at step {outcome.diverged_at}",
+    )
     eval_seconds = time.perf_counter() - eval_start
+    if evaluations:
+        tracked = {key for name in config.metrics if catalog.metrics.get(name).over_training
+                   for key in catalog.metrics.get(name).higher_is_better}
+        evaluations.append({"step": len(outcome.history), **{k: v for k, v in values.items() if k in tracked}})
+        with atomic_path(run_dir / EVALUATIONS_FILE) as tmp:
+            pd.DataFrame(evaluations).to_csv(tmp, index=False)
 
     with atomic_path(run_dir / HISTORY_FILE) as tmp:
         outcome.history.to_csv(tmp, index=False)
@@ -124,7 +157,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
         "timings": {**outcome.timings, "eval_time_s": eval_seconds,
                     "wall_clock_s": time.perf_counter() - started},
-        "metrics": values, "metric_errors": errors,
+        "metrics": values, "metric_errors": errors, "metric_details": details,
+        "data": outcome.source.describe(),
     }
     write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done
     return summary

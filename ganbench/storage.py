@@ -1,7 +1,7 @@
 """Atomic files and the layout of a run folder.
 
 ``results/<sweep>/<run-id>/`` holds ``config.json``, ``history.csv``, ``samples.png``,
-``generator.pt``, ``critic.pt`` and, written last, ``metrics.json``. Every file is written to
+``generator.pt``, ``critic.pt``, ``evaluations.csv`` (with ``--eval-every``) and, written last, ``metrics.json``. Every file is written to
 a temporary name in the same folder and renamed into place, so a run killed half-way never
 leaves a ``metrics.json`` behind, and only a run with one counts as done.
 """
@@ -22,6 +22,7 @@ METRICS_FILE = "metrics.json"
 SAMPLES_FILE = "samples.png"
 GENERATOR_FILE = "generator.pt"
 CRITIC_FILE = "critic.pt"
+EVALUATIONS_FILE = "evaluations.csv"  # metrics over training (--eval-every)
 DONE_STATUSES = ("finished", "diverged")
 
 

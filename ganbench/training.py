@@ -143,12 +143,19 @@ def measure_penalty_ratio(variant: Variant, models: Models, source: DataSource, 
 
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
           on_progress: Callable[[int], None] | None = None,
-          on_samples: Callable[[int, nn.Module], None] | None = None) -> TrainingOutcome:
+          on_samples: Callable[[int, nn.Module], None] | None = None,
+          on_evaluate: Callable[[int, nn.Module, Dataset, DataSource], None] | None = None,
+          ) -> TrainingOutcome:
     """Train one run of ``config`` and measure it.
 
     :param on_progress: called with the number of finished generator steps after each
         loss read-back.
     :param on_samples: called with (step, generator) every ``config.sample_every`` steps.
+    :param on_evaluate: called with (step, generator, dataset, source) every
+        ``config.eval_every`` steps.
+
+    Callbacks run with the random state saved and restored, and their time is not counted
+    as training time, so they change neither the results nor the timings.
     """
     device = torch.device(config.device)
     if device.type == "cuda":
@@ -164,6 +171,15 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     nan = torch.tensor(math.nan, device=device)
     rows: list[Tensor] = []
     status, diverged_at = "finished", None
+    callback_seconds = 0.0
+
+    def call_back(callback: Callable[..., None], *args) -> None:
+        nonlocal callback_seconds
+        began = time.perf_counter()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            callback(*args)
+        callback_seconds += time.perf_counter() - began
+
     start = time.perf_counter()
     read_up_to = 0
     for step in range(config.steps):
@@ -194,8 +210,10 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
             if on_progress is not None:
                 on_progress(read_up_to)
         if on_samples is not None and config.sample_every and (step + 1) % config.sample_every == 0 and not last:
-            on_samples(step + 1, models.generator)
-    train_seconds = time.perf_counter() - start
+            call_back(on_samples, step + 1, models.generator)
+        if on_evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0 and not last:
+            call_back(on_evaluate, step + 1, models.generator, dataset, source)
+    train_seconds = time.perf_counter() - start - callback_seconds
     timer.resolve()
 
     history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(HISTORY_COLUMNS))

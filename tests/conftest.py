@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,20 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     from ganbench.datasets import images
 
     monkeypatch.setattr(images.FashionMNIST, "debian_dir", tmp_path_factory.mktemp("no-debian"))
+    # No Inception weights and no downloads: tests never touch the network.
+    hub_dir = tmp_path_factory.mktemp("hub")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub_dir))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse_download)
+    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+    from ganbench.metrics import features
+
+    features._inception.cache_clear()
+    features._domain.cache_clear()
     torch.use_deterministic_algorithms(False)
+
+
+def refuse_download(url, *args, **kwargs):
+    raise urllib.error.URLError(f"tests do not download ({url})")
 
 
 def write_idx(folder: Path, count: int = 64, seed: int = 0, compress: bool = True,

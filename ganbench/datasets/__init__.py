@@ -39,6 +39,13 @@ class DataSource:
         """A batch of ``batch_size`` samples, float32 in [-1, 1] (roughly, for toy data)."""
         raise NotImplementedError
 
+    def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The samples at ``indices`` (in [-1, 1], on the device) and their labels, if any.
+
+        Only finite data sets have items; generated distributions raise ``TypeError``.
+        """
+        raise TypeError(f"{type(self).__name__} is a generated distribution without fixed items.")
+
     def describe(self) -> dict[str, Any]:
         """Facts recorded with every run (where the files came from, storage mode, ...)."""
         return {}
@@ -60,6 +67,11 @@ class TensorSource(DataSource):
     def sample(self, batch_size: int) -> Tensor:
         index = torch.randint(0, self.num_items, (batch_size,), device=self.data.device)
         return to_unit_range(self.data[index])
+
+    def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
+        indices = indices.to(self.data.device)
+        labels = None if self.labels is None else self.labels[indices]
+        return to_unit_range(self.data[indices]), labels
 
     def describe(self) -> dict[str, Any]:
         return {"storage": "in-memory", "num_items": self.num_items, **self._info}
@@ -91,6 +103,12 @@ class StreamingSource(DataSource):
         if self._iterator is None or self._batch_size != batch_size:
             self._batch_size, self._iterator = batch_size, self._batches(batch_size)
         return to_unit_range(next(self._iterator)).to(self.device, non_blocking=True)
+
+    def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
+        pairs = [self.dataset[int(i)] for i in indices]
+        images = torch.stack([torch.as_tensor(image) for image, _ in pairs])
+        labels = torch.as_tensor([int(label) for _, label in pairs])
+        return to_unit_range(images).to(self.device), labels.to(self.device)
 
     def describe(self) -> dict[str, Any]:
         return {"storage": "streaming", "num_items": self.num_items, **self._info}

@@ -8,7 +8,8 @@ only makes sense for some data, :meth:`Metric.applies_to`; register the class fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pandas as pd
@@ -18,6 +19,21 @@ from torch import Tensor, nn
 from ganbench.datasets import DataSource, Dataset
 
 Requirement = Literal["samples", "real", "history"]
+
+
+class MetricSkipped(Exception):
+    """Raised by :meth:`Metric.compute` when the metric cannot be computed in this setting
+    (e.g. the Inception weights are not available). The run still succeeds; the reason is
+    recorded and shown under the table."""
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """Evaluation settings chosen by the user (``--fid-pipeline``, ``--inception-weights``, ...)."""
+
+    fid_pipeline: str = "tf"
+    inception_weights: str | None = None
+    data_root: Path | None = None
 
 
 @dataclass
@@ -32,10 +48,19 @@ class EvaluationContext:
     eval_samples: int
     device: torch.device
     seed: int
+    options: EvaluationOptions = field(default_factory=EvaluationOptions)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def describe(self, metric: str, **facts: Any) -> None:
+        """Record how a metric's figures were obtained (features, sample counts, ...)."""
+        self.details.setdefault(metric, {}).update(facts)
 
     def generated(self, n: int | None = None, batch_size: int = 1000) -> Tensor:
         """``n`` (default ``eval_samples``) generated samples from seeded noise, on the device."""
         n = n or self.eval_samples
+        if ("generated", n) in self.memo:
+            return self.memo[("generated", n)]
         noise_rng = torch.Generator(device="cpu").manual_seed(10_000 + self.seed)
         was_training = self.generator.training
         self.generator.eval()
@@ -45,7 +70,8 @@ class EvaluationContext:
                 z = torch.randn(min(batch_size, n - start), self.latent_dim, generator=noise_rng)
                 chunks.append(self.generator(z.to(self.device)))
         self.generator.train(was_training)
-        return torch.cat(chunks)
+        samples = self.memo[("generated", n)] = torch.cat(chunks)
+        return samples
 
     def real(self, n: int | None = None, batch_size: int = 1000) -> Tensor:
         """``n`` (default ``eval_samples``) real samples drawn from the data source."""
@@ -56,18 +82,30 @@ class EvaluationContext:
 
 
 class Metric:
-    """A metric plugin. ``higher_is_better`` maps each reported value's name to True/False."""
+    """A metric plugin.
+
+    ``higher_is_better`` maps each reported value's name to True/False (None for values that
+    do not rank, such as a standard deviation); ``labels`` gives them readable names.
+    ``over_training = True`` lets ``--eval-every N`` compute it during training as well.
+    ``compute`` may raise :class:`MetricSkipped` with a one-line reason.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     requires: ClassVar[frozenset[Requirement]] = frozenset()
-    higher_is_better: ClassVar[dict[str, bool]] = {}
+    higher_is_better: ClassVar[dict[str, bool | None]] = {}
     labels: ClassVar[dict[str, str]] = {}
+    over_training: ClassVar[bool] = False
 
     @classmethod
     def applies_to(cls, dataset: type[Dataset]) -> bool:
         """Whether the metric makes sense for this data set (by default: always)."""
         return True
+
+    @classmethod
+    def default_for(cls, dataset: type[Dataset]) -> bool:
+        """Whether to compute it when the user names no ``--metrics`` (default: if it applies)."""
+        return cls.applies_to(dataset)
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         """The metric's values, keyed as in :attr:`higher_is_better`."""
@@ -83,4 +121,5 @@ def describe_value(catalog_metrics: Any, key: str) -> dict[str, Any]:
     return {"label": key, "higher_is_better": None}
 
 
-__all__ = ["EvaluationContext", "Metric", "Requirement", "describe_value"]
+__all__ = ["EvaluationContext", "EvaluationOptions", "Metric", "MetricSkipped", "Requirement",
+           "describe_value"]

@@ -1,0 +1,169 @@
+"""Features for quality metrics: which extractor, generated features, cached real features.
+
+Real-data features are computed once per data set, split, sample count and extractor and kept
+in ``<cache>/statistics/``, under a key that hashes all of those plus the exact pixels of the
+real images used, so the cache is recomputed whenever any of them changes. The real images
+are the same for every run: the first ``n`` of a fixed permutation (seed 0) of the training
+split, drawn without replacement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ganbench.datasets import cache_dir
+from ganbench.features import FeatureExtractor, quantize
+from ganbench.metrics import EvaluationContext, MetricSkipped
+from ganbench.metrics.statistics import GaussianStatistics
+from ganbench.storage import atomic_path
+
+log = logging.getLogger(__name__)
+
+REAL_SPLIT = "train"
+REAL_SELECTION_SEED = 0
+STABLE_FID_SAMPLES = 10_000  # fewer samples bias FID upwards noticeably (Chong & Forsyth 2020)
+STATISTICS_VERSION = 1
+
+
+# --- extractors, built once per process ---------------------------------------------------
+
+@cache
+def _inception(pipeline: str, weights: str | None, device: str) -> FeatureExtractor | str:
+    from ganbench.errors import WeightsUnavailableError
+    from ganbench.features.inception import InceptionFeatures
+
+    try:
+        return InceptionFeatures(pipeline=pipeline, weights=weights, device=torch.device(device))
+    except WeightsUnavailableError as exc:
+        log.warning("%s", exc)
+        return str(exc).splitlines()[0]
+
+
+def inception_extractor(context: EvaluationContext) -> FeatureExtractor:
+    """The FID Inception network with the user's pipeline; :class:`MetricSkipped` without weights."""
+    found = _inception(context.options.fid_pipeline, context.options.inception_weights, str(context.device))
+    if isinstance(found, str):
+        raise MetricSkipped(f"no Inception weights: {found} (see --inception-weights)")
+    return found
+
+
+@cache
+def _domain(dataset_name: str, dataset: Any, device: str, data_root: Path | None) -> FeatureExtractor:
+    from ganbench.features.classifier import DomainFeatures, load_or_train_classifier
+
+    network, info = load_or_train_classifier(dataset, seed=0, device=torch.device(device), data_root=data_root)
+    return DomainFeatures(network, dataset, info)
+
+
+def domain_extractor(context: EvaluationContext) -> FeatureExtractor:
+    """The data set's own classifier (trained and cached on first use)."""
+    dataset = context.dataset
+    if dataset.kind != "image" or not dataset.num_classes:
+        raise MetricSkipped(f"{dataset.name} is not a labelled image data set")
+    return _domain(dataset.name, dataset, str(context.device), context.options.data_root)
+
+
+# --- features ------------------------------------------------------------------------------
+
+def generated_features(context: EvaluationContext, extractor: FeatureExtractor) -> dict[str, Tensor]:
+    """Features of the run's ``eval_samples`` generated samples (computed once per evaluation)."""
+    key = ("features", extractor.name)
+    if key not in context.memo:
+        context.memo[key] = extractor.extract(context.generated())
+    return context.memo[key]
+
+
+def real_selection(num_items: int, count: int) -> Tensor:
+    """Indices of the real images used for evaluation: the same for every run."""
+    generator = torch.Generator().manual_seed(REAL_SELECTION_SEED)
+    return torch.randperm(num_items, generator=generator)[:count]
+
+
+def _statistics_path(key: str, dataset: str, count: int, extractor: str) -> Path:
+    return cache_dir() / "statistics" / f"{dataset}-{REAL_SPLIT}-{count}-{extractor}-{key[:16]}.pt"
+
+
+def real_features(context: EvaluationContext, extractor: FeatureExtractor) -> dict[str, Any]:
+    """Features, labels and Gaussian statistics of the real evaluation images, cached on disk.
+
+    :returns: ``{"features", "logits", ..., "labels", "mu", "sigma", "count", "path"}``.
+    """
+    memo_key = ("real", extractor.name, context.eval_samples)
+    if memo_key in context.memo:
+        return context.memo[memo_key]
+    source = context.source
+    if source.num_items is None:
+        raise MetricSkipped(f"{context.dataset.name} has no fixed real images")
+    count = min(context.eval_samples, source.num_items)
+    images, labels = source.items(real_selection(source.num_items, count))
+    pixels = quantize(images).cpu().contiguous()
+    key = hashlib.sha256(json.dumps({
+        "dataset": context.dataset.name, "split": REAL_SPLIT, "count": count,
+        "extractor": extractor.cache_key(), "version": STATISTICS_VERSION,
+        "pixels_sha256": hashlib.sha256(pixels.numpy().tobytes()).hexdigest(),
+    }, sort_keys=True, default=str).encode()).hexdigest()
+    path = _statistics_path(key, context.dataset.name, count, extractor.name)
+    if path.is_file():
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+        log.info("real-data features from %s", path)
+    else:
+        entry = dict(extractor.extract(pixels))
+        stats = GaussianStatistics.of(entry["features"])
+        entry.update(mu=torch.from_numpy(stats.mu), sigma=torch.from_numpy(stats.sigma), count=count, key=key,
+                     labels=None if labels is None else labels.cpu())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(entry, tmp)
+    entry = {**entry, "path": str(path)}
+    context.memo[memo_key] = entry
+    return entry
+
+
+def statistics_pair(context: EvaluationContext, extractor: FeatureExtractor
+                    ) -> tuple[GaussianStatistics, GaussianStatistics]:
+    """(real, generated) Gaussian statistics in the extractor's feature space."""
+    real = real_features(context, extractor)
+    fake = generated_features(context, extractor)
+    if real["count"] < STABLE_FID_SAMPLES or context.eval_samples < STABLE_FID_SAMPLES:
+        warn_once(f"Fréchet distances from {min(real['count'], context.eval_samples)} samples are "
+                  f"biased upwards and vary between runs; use --eval-samples {STABLE_FID_SAMPLES} "
+                  f"or more for figures comparable with published ones.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sample-count warning above covers it
+        fake_stats = GaussianStatistics.of(fake["features"])
+    real_stats = GaussianStatistics(real["mu"].numpy(), real["sigma"].numpy(), real["count"])
+    return real_stats, fake_stats
+
+
+_warned: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """A warning shown once per process (metrics are computed for every run of a sweep)."""
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, stacklevel=3)
+
+
+def describe_features(context: EvaluationContext, metric: str, extractor: FeatureExtractor) -> None:
+    """Record the feature space and sample counts with a metric's figures."""
+    real = real_features(context, extractor)
+    context.describe(metric, features=extractor.name, extractor=extractor.cache_key(),
+                     generated_samples=context.eval_samples, real_samples=real["count"],
+                     real_split=REAL_SPLIT, real_statistics=real["path"])
+
+
+__all__ = [
+    "domain_extractor", "generated_features", "inception_extractor", "real_features",
+    "real_selection", "statistics_pair", "warn_once",
+]
