@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -53,7 +54,10 @@ def run(
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metrics. [default: all that apply]")] = None,
     sample_every: Annotated[Optional[int], typer.Option(help="Also save samples every N steps (0: only at the end).")] = None,
-    eval_samples: Annotated[Optional[int], typer.Option(help="Generated samples per metric. [default: 10000]")] = None,
+    eval_samples: Annotated[Optional[int], typer.Option(help="Generated (and real) samples per metric. [default: 10000]")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help="Also compute FID-like metrics every N steps (0: only at the end).")] = None,
+    fid_pipeline: Annotated[Optional[str], typer.Option(help="Inception input pipeline: tf (torch-fidelity, TF-compatible) or pytorch-fid. [default: tf]")] = None,
+    inception_weights: Annotated[Optional[Path], typer.Option(help="The FID Inception weights file (pt_inception-2015-12-05-6726825d.pth).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: VARIANT.FIELD=VALUE or train.FIELD=VALUE (repeatable).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML config file; command-line options win over it.")] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
@@ -81,13 +85,16 @@ def run(
         if metrics is not None:
             sweep_config.metrics = cfg.parse_list(metrics, "metrics")
         flags = {"steps": steps, "batch_size": batch_size, "latent_dim": latent_dim, "arch": arch,
-                 "device": device, "sample_every": sample_every, "eval_samples": eval_samples}
+                 "device": device, "sample_every": sample_every, "eval_samples": eval_samples,
+                 "eval_every": eval_every, "fid_pipeline": fid_pipeline,
+                 "inception_weights": str(inception_weights) if inception_weights else None}
         for name, value in flags.items():
             if value is not None:
                 cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)
         for text in set_ or []:
             cfg.apply_setting(sweep_config, *cfg.parse_set_option(text), catalog)
         runs = cfg.resolve_runs(sweep_config, catalog)
+        _check_named_weights(sweep_config.train.inception_weights)
         sweep_dir = out / sweep
         records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json)
     except GanbenchError as exc:
@@ -115,6 +122,14 @@ def run(
         stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + ", ".join(r.config.run_id for r in failed)
                      + " (tracebacks in their metrics.json; run again to retry them)")
         raise typer.Exit(1)
+
+
+def _check_named_weights(path: str | None) -> None:
+    """Fail before training when a named Inception weight file is missing or wrong."""
+    from ganbench.features.inception import ENV_VAR, find_inception_weights
+
+    if path or os.environ.get(ENV_VAR):
+        find_inception_weights(path)
 
 
 @app.command()

@@ -26,6 +26,8 @@ CORE_VALUES: dict[str, tuple[str, bool | None]] = {
 # Shown in the comparison table, in this order, before the metrics' own values.
 TABLE_CORE = ("steps_per_s", "wall_clock_s", "gp_share", "gp_step_ratio", "diverged")
 ID_COLUMNS = ["sweep", "run_id", "variant", "dataset", "seed", "status"]
+SECTIONS = ("cost", "stability", "quality")
+ERROR_PREFIX = "error:"  # long-format rows that carry a metric's skip reason or error in "note"
 
 
 def find_run_dirs(path: Path) -> list[Path]:
@@ -37,7 +39,10 @@ def find_run_dirs(path: Path) -> list[Path]:
 
 
 def load_results(path: Path) -> pd.DataFrame:
-    """All runs below ``path`` in long format: one row per (run, metric) with its ``value``."""
+    """All runs below ``path`` in long format: one row per (run, metric) with its ``value``.
+
+    A metric that was skipped or failed gives a row ``error:<metric>`` with the reason in ``note``.
+    """
     rows: list[dict[str, Any]] = []
     for run_dir in find_run_dirs(path):
         summary = read_json(run_dir / METRICS_FILE)
@@ -51,9 +56,11 @@ def load_results(path: Path) -> pd.DataFrame:
             values["diverged"] = float(summary["status"] == "diverged")
         for metric, value in values.items():
             rows.append({**ids, "metric": metric, "value": math.nan if value is None else float(value)})
+        for metric, message in summary.get("metric_errors", {}).items():
+            rows.append({**ids, "metric": f"{ERROR_PREFIX}{metric}", "value": math.nan, "note": message})
         if not values:
             rows.append({**ids, "metric": "failed", "value": 1.0})
-    return pd.DataFrame(rows, columns=ID_COLUMNS + ["metric", "value"])
+    return pd.DataFrame(rows, columns=ID_COLUMNS + ["metric", "value", "note"])
 
 
 def value_info(catalog: Any | None) -> dict[str, tuple[str, bool | None]]:
@@ -65,6 +72,17 @@ def value_info(catalog: Any | None) -> dict[str, tuple[str, bool | None]]:
             for key, higher in entry.obj.higher_is_better.items():
                 info[key] = (entry.obj.labels.get(key, key), higher)
     return info
+
+
+def value_sections(catalog: Any | None) -> dict[str, str]:
+    """``{value key: section}``: ``cost`` for timings, ``stability`` and ``quality`` from the metrics."""
+    sections = {key: "cost" for key in CORE_VALUES}
+    sections["diverged"] = "stability"
+    if catalog is not None:
+        for entry in catalog.metrics:
+            for key in entry.obj.higher_is_better:
+                sections[key] = entry.obj.section
+    return sections
 
 
 def comparison_tables(long: pd.DataFrame, catalog: Any | None = None) -> dict[str, pd.DataFrame]:
@@ -81,10 +99,45 @@ def comparison_tables(long: pd.DataFrame, catalog: Any | None = None) -> dict[st
         order += [m for m in info if m in present and m not in order and m not in CORE_VALUES]
         order = [m for m in order if m in TABLE_CORE or m not in CORE_VALUES]
         order += sorted(m for m in present if m not in order and m not in CORE_VALUES)
+        order = [m for m in order if not m.startswith(ERROR_PREFIX)]
         runs = frame.groupby("variant")["seed"].nunique().rename(("seeds", "count"))
         table = table.reindex(columns=pd.MultiIndex.from_product([order, ["mean", "std", "count"]]))
-        tables[str(dataset)] = pd.concat([runs, table], axis=1)
+        table = pd.concat([runs, table], axis=1)
+        table.attrs["notes"] = _notes(frame)
+        tables[str(dataset)] = table
     return tables
+
+
+def _notes(frame: pd.DataFrame) -> list[str]:
+    """One line per reason a metric was skipped or failed: the metrics and the number of runs."""
+    errors = frame[frame["metric"].str.startswith(ERROR_PREFIX)].copy()
+    errors["reason"] = errors["note"].astype(str).str.split("\n").str[0]
+    lines = []
+    for reason, group in errors.groupby("reason", sort=True):
+        metrics = ", ".join(dict.fromkeys(m.removeprefix(ERROR_PREFIX) for m in group["metric"]))
+        lines.append(f"{metrics}: {reason} ({group['run_id'].nunique()} run(s))")
+    return lines
+
+
+def markdown(dataset: str, table: pd.DataFrame, catalog: Any | None = None) -> str:
+    """A data set's table as Markdown: one sub-table per section (cost, stability, quality),
+    values without a direction (spreads such as ``is_std``) left to the CSV, and the skipped
+    or failed metrics listed below."""
+    shown = formatted(table, catalog)
+    info, sections = value_info(catalog), value_sections(catalog)
+    metrics = [m for m in dict.fromkeys(table.columns.get_level_values(0)) if m != "seeds"]
+    text = f"## {dataset}\n"
+    for section in SECTIONS:
+        keys = [m for m in metrics if sections.get(m, "quality") == section
+                and (info.get(m, (m, None))[1] is not None)]
+        if not keys:
+            continue
+        columns = ["seeds"] + [shown.columns[metrics.index(m) + 1] for m in keys]
+        text += f"\n### {section}\n\n" + shown[columns].to_markdown() + "\n"
+    notes = table.attrs.get("notes", [])
+    if notes:
+        text += "\nNot computed:\n" + "".join(f"- {line}\n" for line in notes)
+    return text
 
 
 def _format_cell(mean: float, std: float) -> str:
@@ -137,7 +190,7 @@ def render(tables: dict[str, pd.DataFrame], fmt: str, catalog: Any | None = None
         elif fmt == "latex":
             parts.append(f"% {dataset}\n" + formatted(table, catalog).to_latex(caption=dataset))
         else:
-            parts.append(f"## {dataset}\n\n" + formatted(table, catalog).to_markdown() + "\n")
+            parts.append(markdown(dataset, table, catalog))
     return "\n".join(parts)
 
 
@@ -148,7 +201,7 @@ def save_tables(tables: dict[str, pd.DataFrame], folder: Path, catalog: Any | No
     written = []
     for dataset, table in tables.items():
         for suffix, text in (("csv", flat_numeric(table).to_csv()),
-                             ("md", f"## {dataset}\n\n" + formatted(table, catalog).to_markdown() + "\n")):
+                             ("md", markdown(dataset, table, catalog))):
             path = Path(folder) / f"table-{dataset}.{suffix}"
             with atomic_path(path) as tmp:
                 tmp.write_text(text)

@@ -88,7 +88,7 @@ def test_inception_metrics_are_skipped_without_weights(fashion):
     dataset, source, _ = fashion
     context = context_for(dataset, source, Replay(source.items(torch.arange(50))[0]))
     for metric in (FID, InceptionScore, KID, PrecisionRecall):
-        with pytest.raises(MetricSkipped, match="no Inception weights"):
+        with pytest.raises(MetricSkipped, match="Inception weights are not available"):
             metric().compute(context)
 
 
@@ -101,7 +101,7 @@ def test_skipped_metrics_are_reported_with_the_reason_and_the_run_succeeds(fashi
     values, errors, details = evaluate(config, catalog, dataset=dataset, source=source,
                                        generator=Replay(source.items(torch.arange(100))[0]),
                                        history=None, data_root=root)
-    assert errors["fid"].startswith("skipped: no Inception weights")
+    assert errors["fid"].startswith("skipped: the FID Inception weights are not available")
     assert values["classes_covered"] >= 9
     assert details["class-coverage"]["features"] == "classifier-fashion-mnist"
     assert details["class-coverage"]["real_samples"] == 100

@@ -86,6 +86,7 @@ class Metric:
 
     ``higher_is_better`` maps each reported value's name to True/False (None for values that
     do not rank, such as a standard deviation); ``labels`` gives them readable names.
+    ``section`` places its values in the stability or the quality part of the tables;
     ``over_training = True`` lets ``--eval-every N`` compute it during training as well.
     ``compute`` may raise :class:`MetricSkipped` with a one-line reason.
     """
@@ -96,6 +97,7 @@ class Metric:
     higher_is_better: ClassVar[dict[str, bool | None]] = {}
     labels: ClassVar[dict[str, str]] = {}
     over_training: ClassVar[bool] = False
+    section: ClassVar[Literal["stability", "quality"]] = "quality"
 
     @classmethod
     def applies_to(cls, dataset: type[Dataset]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import warnings
 from functools import cache
 from pathlib import Path
@@ -39,21 +40,25 @@ STATISTICS_VERSION = 1
 
 @cache
 def _inception(pipeline: str, weights: str | None, device: str) -> FeatureExtractor | str:
+    """The extractor, or the reason it cannot be had (remembered: the look-up runs once)."""
     from ganbench.errors import WeightsUnavailableError
-    from ganbench.features.inception import InceptionFeatures
+    from ganbench.features.inception import ENV_VAR, InceptionFeatures
 
     try:
         return InceptionFeatures(pipeline=pipeline, weights=weights, device=torch.device(device))
     except WeightsUnavailableError as exc:
+        if weights or os.environ.get(ENV_VAR):
+            raise  # the user named a file and it is wrong: an error, not a skip
         log.warning("%s", exc)
-        return str(exc).splitlines()[0]
+        return ("the FID Inception weights are not available (not in torch hub's cache, download "
+                "failed); pass --inception-weights PATH")
 
 
 def inception_extractor(context: EvaluationContext) -> FeatureExtractor:
     """The FID Inception network with the user's pipeline; :class:`MetricSkipped` without weights."""
     found = _inception(context.options.fid_pipeline, context.options.inception_weights, str(context.device))
     if isinstance(found, str):
-        raise MetricSkipped(f"no Inception weights: {found} (see --inception-weights)")
+        raise MetricSkipped(found)
     return found
 
 

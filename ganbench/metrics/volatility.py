@@ -45,6 +45,7 @@ class Volatility(Metric):
     name = "volatility"
     description = "Raw std of per-batch G/D losses (all, 2nd half) and scale-free roughness."
     requires = frozenset({"history"})
+    section = "stability"
     higher_is_better = {
         "g_std": False, "d_std": False, "g_std_late": False, "d_std_late": False,
         "g_roughness": False, "d_roughness": False,
