@@ -123,3 +123,38 @@ def test_domain_metrics_tell_a_faithful_generator_from_a_collapsed_one(fashion):
     assert good["domain_is"] > 2 * bad["domain_is"]
     assert good["domain_recall"] > 0.5 > bad["domain_recall"]
     assert good["domain_coverage"] > bad["domain_coverage"]
+
+
+def test_inception_metrics_with_random_weights(fashion, monkeypatch):
+    from test_inception import random_state_dict
+
+    from ganbench.features.inception import InceptionFeatures
+
+    extractor = InceptionFeatures.from_state_dict(random_state_dict(), pipeline="tf", batch_size=50)
+    monkeypatch.setattr(metric_features, "_inception", lambda *args: extractor)
+    dataset, source, root = fashion
+    images, _ = source.items(torch.arange(source.num_items))
+    context = context_for(dataset, source, Replay(images.flip(0)), eval_samples=20, root=root)
+    values = {**FID().compute(context), **InceptionScore().compute(context),
+              **KID().compute(context), **PrecisionRecall().compute(context)}
+    assert values["fid"] > 0 and values["is"] >= 1.0 and values["is_std"] >= 0
+    assert set(values) >= {"kid", "kid_std", "precision", "recall", "density", "coverage"}
+    assert context.details["fid"]["features"] == "inception-tf"
+    assert context.details["fid"]["extractor"]["pipeline"] == "tf"
+    assert context.details["fid"]["generated_samples"] == 20
+    # the generated features were extracted once and shared by the four metrics
+    assert ("features", "inception-tf") in context.memo
+
+
+def test_a_wrong_weights_file_stops_the_command(tmp_path, idx_dir):
+    from typer.testing import CliRunner
+
+    from ganbench.cli import app
+
+    bad = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    bad.write_bytes(b"not the weights")
+    result = CliRunner().invoke(app, ["run", "--steps", "1", "--data-root", str(idx_dir),
+                                      "--inception-weights", str(bad), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "SHA-256" in result.output and str(bad) in result.output.replace("\n", "")
+    assert not (tmp_path / "r").exists()  # stopped before training

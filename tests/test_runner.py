@@ -130,3 +130,20 @@ def test_a_run_killed_half_way_is_redone(tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert is_done(killed_dir)
     assert all(is_done(p) for p in sweep.iterdir() if p.is_dir())
+
+
+def test_eval_every_records_metrics_over_training_without_changing_the_run(tmp_path, catalog):
+    [plain] = run_sweep(plan(catalog, ["vanilla"], steps=30), catalog, tmp_path / "plain", quiet=True)
+    sweep = cfg.SweepConfig(variants=["vanilla"], datasets=["ring-8"], seeds=[0])
+    sweep.train.steps, sweep.train.batch_size, sweep.train.eval_samples = 30, 32, 500
+    sweep.train.eval_every = 10
+    [tracked] = run_sweep(cfg.resolve_runs(sweep, catalog), catalog, tmp_path / "tracked", quiet=True)
+    assert tracked.config.digest() == plain.config.digest()  # evaluation settings are not identity
+    evaluations = pd.read_csv(tracked.run_dir / "evaluations.csv")
+    assert evaluations["step"].tolist() == [10, 20, 30]
+    assert {"modes_covered", "high_quality"} <= set(evaluations.columns)
+    final = json.loads((tracked.run_dir / "metrics.json").read_text())["metrics"]
+    assert evaluations["modes_covered"].iloc[-1] == final["modes_covered"]
+    # the evaluations neither change the training (same losses) nor count as training time
+    pd.testing.assert_frame_equal(pd.read_csv(tracked.run_dir / "history.csv"),
+                                  pd.read_csv(plain.run_dir / "history.csv"))

@@ -1,6 +1,6 @@
 """The formulas behind the quality metrics, on feature arrays (float64 throughout).
 
-- Fréchet distance (FID) through symmetric eigendecompositions, and the ``scipy.linalg.sqrtm``
+- Fréchet distance (FID) through a Cholesky factor and a symmetric eigenvalue problem, and the ``scipy.linalg.sqrtm``
   form of pytorch-fid for reference;
 - Inception Score over splits (torch-fidelity's definition);
 - Kernel Inception Distance: unbiased MMD² with the cubic polynomial kernel over random subsets
@@ -57,22 +57,30 @@ def _as_float64(features: np.ndarray | torch.Tensor) -> np.ndarray:
     return array
 
 
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """The symmetric square root of a symmetric positive semi-definite matrix."""
-    eigenvalues, eigenvectors = linalg.eigh(matrix)
-    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ eigenvectors.T
+def _half_factor(matrix: np.ndarray) -> np.ndarray:
+    """A factor ``F`` with ``F F^T = matrix`` for a symmetric positive semi-definite matrix.
+
+    Cholesky when the matrix is positive definite (fast); otherwise the eigendecomposition
+    ``V diag(√λ)``, with round-off negative eigenvalues set to zero.
+    """
+    try:
+        return linalg.cholesky(matrix, lower=True)
+    except linalg.LinAlgError:
+        eigenvalues, eigenvectors = linalg.eigh(matrix, driver="evd")
+        return eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """``tr((Σ1 Σ2)^½)`` through two symmetric eigendecompositions.
+    """``tr((Σ1 Σ2)^½)`` without a non-symmetric matrix square root.
 
-    ``Σ1 Σ2`` has the eigenvalues of the symmetric ``Σ1^½ Σ2 Σ1^½``, so the trace of its square
-    root is the sum of the square roots of those eigenvalues. Round-off can make tiny
-    eigenvalues negative; they are set to zero (and logged when not tiny).
+    With ``Σ1 = F F^T``, ``Σ1 Σ2`` is similar to the symmetric positive semi-definite
+    ``F^T Σ2 F``, so the trace of its square root is the sum of the square roots of that
+    matrix's eigenvalues (one ``eigvalsh``). Round-off can make tiny eigenvalues negative;
+    they are set to zero (and logged when not tiny).
     """
-    root1 = _psd_sqrt(sigma1)
-    middle = root1 @ sigma2 @ root1
-    eigenvalues = linalg.eigvalsh((middle + middle.T) / 2)
+    factor = _half_factor(sigma1)
+    middle = factor.T @ sigma2 @ factor
+    eigenvalues = linalg.eigvalsh((middle + middle.T) / 2, driver="evd")
     scale = max(float(np.abs(eigenvalues).max(initial=0.0)), 1e-300)
     if eigenvalues.min(initial=0.0) < -1e-8 * scale:
         log.info("Fréchet distance: negative eigenvalue %.3g (largest %.3g) set to zero",
@@ -81,7 +89,7 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
 
 
 def frechet_distance(a: GaussianStatistics, b: GaussianStatistics) -> float:
-    """``|μa − μb|² + tr(Σa) + tr(Σb) − 2 tr((Σa Σb)^½)``, in float64 through ``eigh``.
+    """``|μa − μb|² + tr(Σa) + tr(Σb) − 2 tr((Σa Σb)^½)``, in float64, symmetric linear algebra.
 
     Non-finite statistics raise; a decomposition that fails to converge is retried with
     ``FID_OFFSET`` added to both diagonals, as pytorch-fid does for a singular product.

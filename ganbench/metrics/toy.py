@@ -36,6 +36,7 @@ class ModeCoverage(Metric):
     description = "Modes covered and share of samples within 3 sigma of a mode (toy mixtures)."
     requires = frozenset({"samples"})
     higher_is_better = {"modes_covered": True, "high_quality": True}
+    over_training = True
     labels = {"modes_covered": "modes covered", "high_quality": "high-quality share"}
 
     @classmethod
@@ -52,6 +53,7 @@ class Wasserstein1D(Metric):
     description = "Wasserstein-1 distance between generated and real 1-D samples (scipy)."
     requires = frozenset({"samples", "real"})
     higher_is_better = {"w1": False}
+    over_training = True
     labels = {"w1": "W1 distance"}
 
     @classmethod
