@@ -109,3 +109,15 @@ def test_large_data_sets_stream(tmp_path, monkeypatch):
     assert batch.shape == (8, 1, 28, 28) and batch.min() >= -1 and batch.max() <= 1
     again = images.FashionMNIST().load(device=CPU, seed=3, data_root=folder).sample(8)
     assert torch.equal(batch, again)
+
+
+@pytest.mark.skipif(not images.DEBIAN_FASHION_MNIST.is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+def test_the_real_debian_fashion_mnist(monkeypatch):
+    monkeypatch.setattr(images.FashionMNIST, "debian_dir", images.DEBIAN_FASHION_MNIST)
+    source = images.FashionMNIST().load(device=torch.device("cpu"), seed=0)
+    assert source.num_items == 60_000 and source.shape == (1, 28, 28)
+    assert torch.bincount(source.labels).tolist() == [6000] * 10
+    assert source.describe()["source"].startswith("Debian package")
+    batch = source.sample(64)
+    assert batch.min() >= -1 and batch.max() <= 1

@@ -83,7 +83,7 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     eigenvalues = linalg.eigvalsh((middle + middle.T) / 2, driver="evd")
     scale = max(float(np.abs(eigenvalues).max(initial=0.0)), 1e-300)
     if eigenvalues.min(initial=0.0) < -1e-8 * scale:
-        log.info("Fréchet distance: negative eigenvalue %.3g (largest %.3g) set to zero",
+        log.warning("Fréchet distance: negative eigenvalue %.3g (largest %.3g) set to zero",
                  eigenvalues.min(), scale)
     return float(np.sqrt(np.clip(eigenvalues, 0, None)).sum())
 
@@ -128,7 +128,7 @@ def frechet_distance_sqrtm(a: GaussianStatistics, b: GaussianStatistics) -> floa
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"imaginary component {np.abs(covmean.imag).max():.3g} in the matrix square root")
-        log.info("Fréchet distance (sqrtm): dropped imaginary part %.3g", np.abs(covmean.imag).max())
+        log.warning("Fréchet distance (sqrtm): dropped imaginary part %.3g", np.abs(covmean.imag).max())
         covmean = covmean.real
     return float(diff @ diff + np.trace(a.sigma) + np.trace(b.sigma) - 2 * np.trace(covmean))
 
