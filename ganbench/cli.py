@@ -152,6 +152,22 @@ def table(
     print(render(comparison_tables(long, catalog), fmt, catalog))
 
 
+@app.command()
+def report(
+    results_dir: Annotated[Path, typer.Argument(help="A results, sweep or run folder.")] = Path("results"),
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder for report.html, report.md and images/.")] = Path("report"),
+) -> None:
+    """Write a self-contained HTML report and the same as Markdown: setup, tables with 95% CIs,
+    pairwise tests, answers to the usual questions, plots and samples."""
+    from ganbench.report import build_report
+
+    try:
+        files = build_report(results_dir, out, build_catalog())
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    stderr.print(f"Report: {files.html} and {files.markdown} ({len(files.images)} images in {out / 'images'})")
+
+
 KINDS = ("variants", "datasets", "metrics", "architectures")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -54,7 +55,23 @@ def environment() -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
+        "git_commit": _git_commit(),
     }
+
+
+def _git_commit() -> str | None:
+    """The commit of ganbench's source when it runs from a git checkout (``+dirty`` if edited)."""
+    source = Path(__file__).resolve().parent.parent
+    if not (source / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator, history,

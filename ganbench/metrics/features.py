@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import warnings
 from functools import cache
 from pathlib import Path
@@ -66,7 +67,8 @@ def inception_extractor(context: EvaluationContext) -> FeatureExtractor:
 def _domain(dataset_name: str, dataset: Any, device: str, data_root: Path | None) -> FeatureExtractor:
     from ganbench.features.classifier import DomainFeatures, load_or_train_classifier
 
-    network, info = load_or_train_classifier(dataset, seed=0, device=torch.device(device), data_root=data_root)
+    network, info = load_or_train_classifier(dataset, seed=0, device=torch.device(device), data_root=data_root,
+                                             progress=lambda message: print(message, file=sys.stderr))
     return DomainFeatures(network, dataset, info)
 
 
