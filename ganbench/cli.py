@@ -153,6 +153,38 @@ def table(
 
 
 @app.command()
+def reproduce(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (results/SWEEP/RUN-ID).")],
+    device: Annotated[Optional[str], typer.Option(help="cpu or cuda (default: the recorded device).")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files (default: the recorded one).")] = None,
+    keep: Annotated[Optional[Path], typer.Option(help="Keep the re-run in this new folder (default: a temporary one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Re-run one recorded run from its config and check its losses and metrics: bit for bit
+    on CPU, within a stated tolerance on CUDA. Exit code 0 if they match, 1 if not."""
+    from ganbench.reproduce import reproduce as reproduce_run
+
+    if not as_json:
+        stderr.print(f"Re-running {run_dir} ...", highlight=False)
+    try:
+        result = reproduce_run(run_dir, build_catalog(), device=device, data_root=data_root, workdir=keep)
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.verdict())
+        for line in result.differences:
+            print(f"  - {line}")
+        for line in result.notes:
+            print(f"note: {line}")
+        if result.new_run_dir is not None:
+            stderr.print(f"Re-run kept in {result.new_run_dir}/", highlight=False)
+    if not result.matches:
+        raise typer.Exit(1)
+
+
+@app.command()
 def report(
     results_dir: Annotated[Path, typer.Argument(help="A results, sweep or run folder.")] = Path("results"),
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for report.html, report.md and images/.")] = Path("report"),
