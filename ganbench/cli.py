@@ -161,15 +161,17 @@ def reproduce(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """Re-run one recorded run from its config and check its losses and metrics: bit for bit
-    on CPU, within a stated tolerance on CUDA. Exit code 0 if they match, 1 if not."""
+    on CPU, within a stated tolerance on CUDA. Exit code 0 if they match, 1 if not, 2 if the
+    run could not be re-run (not a run, edited config, data unavailable)."""
     from ganbench.reproduce import reproduce as reproduce_run
 
     if not as_json:
         stderr.print(f"Re-running {run_dir} ...", highlight=False)
     try:
         result = reproduce_run(run_dir, build_catalog(), device=device, data_root=data_root, workdir=keep)
-    except GanbenchError as exc:
-        raise _fail(exc) from None
+    except GanbenchError as exc:  # could not re-run at all: 2, kept apart from 1 (re-ran, differs)
+        _fail(exc)
+        raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -119,7 +119,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     write_json(run_dir / CONFIG_FILE, {
         "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
         "environment": environment(), "command": command or sys.argv,
-        "data_root": str(data_root) if data_root else None,
+        "data_root": str(Path(data_root).resolve()) if data_root else None,
     })
     task = progress.add_task(config.run_id, total=config.steps) if progress else None
     started = time.perf_counter()

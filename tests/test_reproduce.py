@@ -161,3 +161,15 @@ def test_tolerance_comparison_of_tables():
     assert max_abs["g_loss"] == float("inf")
     shorter = _compare_tables("history", recorded, recorded.iloc[:2], None)[0]
     assert shorter == ["history: 3 steps recorded, 2 in the re-run"]
+
+
+def test_a_run_that_cannot_be_rerun_exits_2_not_1(run_dir, monkeypatch):
+    from ganbench.datasets.toy import Ring8
+    from ganbench.errors import DatasetUnavailableError
+
+    def unavailable(self, **kwargs):
+        raise DatasetUnavailableError("data set 'ring-8' is not available (test)")
+
+    monkeypatch.setattr(Ring8, "load", unavailable)
+    cli = invoke("reproduce", str(run_dir))
+    assert cli.exit_code == 2 and "not available (test)" in cli.stderr
