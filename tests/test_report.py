@@ -131,6 +131,11 @@ def test_confidence_interval_and_ranks():
     assert summary.loc["a", "rank"] == 1 and summary.loc["a", "best"] and not summary.loc["b", "best"]
     tests = pairwise_tests(long, {"fid": False})
     assert tests.iloc[0]["verdict"] == "a better" and tests.iloc[0]["welch_p"] < 0.01
+    constant = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "metric": ["covered"] * 9,
+                             "value": [10.0] * 3 + [9.0] * 3 + [np.nan] * 3})
+    [row] = pairwise_tests(constant, {"covered": True}).to_dict("records")  # c has no values: no pair
+    assert (row["a"], row["b"]) == ("a", "b") and np.isnan(row["welch_p"])
+    assert row["verdict"] == "a better in every seed (no spread: t-test undefined)" and row["mann_whitney_p"] < 0.1
     assert seed_warning({"a": 3, "b": 3}) is None and "1 seed" in seed_warning({"a": 1, "b": 3})
 
 

@@ -97,10 +97,16 @@ def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, tuple[st
             return ""
         if (rows["verdict"] == "too few seeds").any():
             return " (too few seeds to test)"
-        losers = [r["b"] if r["a"] == winner else r["a"] for _, r in rows.iterrows()
-                  if r["verdict"] != f"{winner} better"]
-        return (" (significantly better than every other variant, Welch p < 0.05)" if not losers
-                else f" (not significantly different from {', '.join(losers)})")
+        other = {r["b"] if r["a"] == winner else r["a"]: r["verdict"] for _, r in rows.iterrows()}
+        unclear = [v for v, verdict in other.items() if not verdict.startswith(f"{winner} better")]
+        always = [v for v, verdict in other.items() if verdict.startswith(f"{winner} better in every seed")]
+        if unclear:
+            return f" (not significantly different from {', '.join(unclear)})"
+        if always:
+            return (f" (better in every seed than {', '.join(always)}, with no spread over seeds to test; "
+                    "significantly better than the others, Welch p < 0.05)" if len(always) < len(other)
+                    else " (better in every seed than every other variant; no spread over seeds to test)")
+        return " (significantly better than every other variant, Welch p < 0.05)"
 
     def others(metric: str, winner: str) -> str:
         rows = summary[(summary["metric"] == metric) & (summary["variant"] != winner)]
