@@ -292,14 +292,15 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
     runs = []
     for dataset_name in sweep.datasets:
         dataset_cls = catalog.datasets.get(dataset_name)
-        arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog)
-        arch_cls = catalog.architectures.get(arch_name)
-        latent_dim = sweep.train.latent_dim or arch_cls.default_latent_dim(dataset_cls.shape, dataset_cls.kind)
         if sweep.metrics:
             metrics = tuple(n for n in sweep.metrics if catalog.metrics.get(n).applies_to(dataset_cls))
         else:
             metrics = tuple(n for n in catalog.metrics.names() if catalog.metrics.get(n).default_for(dataset_cls))
         for variant_name in sweep.variants:
+            arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog,
+                                            catalog.variants.get(variant_name))
+            arch_cls = catalog.architectures.get(arch_name)
+            latent_dim = sweep.train.latent_dim or arch_cls.default_latent_dim(dataset_cls.shape, dataset_cls.kind)
             params = variant_params(catalog, variant_name, sweep.variant_params.get(variant_name, {}))
             for seed in sweep.seeds:
                 runs.append(RunConfig(
@@ -325,19 +326,33 @@ def variant_params(catalog: Catalog, variant_name: str, overrides: dict[str, Any
     return dataclasses.asdict(params)
 
 
-def choose_architecture(dataset_cls: type, requested: str, catalog: Catalog) -> str:
-    """``requested`` if it can model the data, else (for ``auto``) the most suitable one."""
+def choose_architecture(dataset_cls: type, requested: str, catalog: Catalog,
+                        variant_cls: type | None = None) -> str:
+    """``requested`` if it can model the data (and build the variant's critic kind); for
+    ``auto``, the variant's ``preferred_arch`` when it can, else the most suitable one."""
+    kind = getattr(variant_cls, "critic_kind", "scalar")
+    variant_name = getattr(variant_cls, "name", "?")
     if requested != "auto":
-        if catalog.architectures.get(requested).suitability(dataset_cls.shape, dataset_cls.kind) <= 0:
+        arch_cls = catalog.architectures.get(requested)
+        if arch_cls.suitability(dataset_cls.shape, dataset_cls.kind) <= 0:
             raise UsageError(
                 f"architecture {requested!r} cannot model data set {dataset_cls.name!r} "
                 f"({dataset_cls.kind}, shape {dataset_cls.shape}); use --arch auto."
             )
+        if kind not in arch_cls.critic_kinds:
+            raise UsageError(
+                f"architecture {requested!r} cannot build the {kind!r} critic that variant "
+                f"{variant_name!r} needs (it builds {', '.join(arch_cls.critic_kinds)}); use --arch auto."
+            )
         return requested
-    scored = [(entry.obj.suitability(dataset_cls.shape, dataset_cls.kind), entry.name)
-              for entry in catalog.architectures]
-    scored = [(score, name) for score, name in scored if score > 0]
+    scored = {entry.name: entry.obj.suitability(dataset_cls.shape, dataset_cls.kind)
+              for entry in catalog.architectures if kind in entry.obj.critic_kinds}
+    scored = {name: score for name, score in scored.items() if score > 0}
     if not scored:
         raise UsageError(f"no installed architecture can model data set {dataset_cls.name!r} "
-                         f"({dataset_cls.kind}, shape {dataset_cls.shape}).")
-    return max(scored)[1]
+                         f"({dataset_cls.kind}, shape {dataset_cls.shape}) with a {kind!r} critic "
+                         f"(variant {variant_name!r}).")
+    preferred = getattr(variant_cls, "preferred_arch", None)
+    if preferred in scored:
+        return preferred
+    return max((score, name) for name, score in scored.items())[1]

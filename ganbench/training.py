@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ganbench.architectures import ArchSpec
+from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
 from ganbench.plugins import Catalog
@@ -23,7 +23,8 @@ from ganbench.seeding import seed_everything
 from ganbench.timing import PhaseTimer
 from ganbench.variants import Variant
 
-HISTORY_COLUMNS = ("g_loss", "d_loss", "penalty", "wasserstein", "d_real", "d_fake")
+HISTORY_COLUMNS = ("g_loss", "d_loss", "penalty", "wasserstein", "d_real", "d_fake",
+                   "critic_real", "critic_fake")
 READBACK_EVERY = 50  # steps between reading the on-device loss buffer back to the host
 PENALTY_PROBE_STEPS = 10
 
@@ -58,9 +59,17 @@ def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
 
 def build_models(config: RunConfig, catalog: Catalog, variant: Variant, dataset: Dataset,
                  device: torch.device) -> Models:
+    """Build the pair, let the variant re-initialise it, spectrally normalise the critic if the
+    variant asks, and make the optimisers."""
     architecture = catalog.architectures.get(config.arch)()
-    spec = ArchSpec(dataset.shape, dataset.kind, config.latent_dim, variant.critic_norm)
+    spec = ArchSpec(dataset.shape, dataset.kind, config.latent_dim, variant.critic_norm,
+                    variant.critic_kind)
+    architecture.check_critic_kind(spec.critic_kind)
     generator, critic = architecture.build(spec)
+    variant.init_weights(generator)
+    variant.init_weights(critic)
+    if variant.spectral_norm:
+        apply_spectral_norm(critic)
     generator.to(device)
     critic.to(device)
     opt_g, opt_d = variant.make_optimizers(generator, critic)
@@ -107,6 +116,25 @@ def generator_step(variant: Variant, models: Models, source: DataSource, batch_s
     models.opt_g.step()
     models.critic.requires_grad_(True)
     return loss.detach()
+
+
+def critic_diagnostics(variant: Variant, real_scores: Tensor, fake_scores: Tensor, nan: Tensor
+                       ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(wasserstein, d_real, d_fake, critic_real, critic_fake)`` as the critic's output means
+    (see :attr:`Variant.critic_output`); what does not apply is ``nan``."""
+    kind = variant.critic_output
+    if kind == "score":
+        return real_scores.mean() - fake_scores.mean(), nan, nan, nan, nan
+    if kind == "raw":
+        return nan, nan, nan, real_scores.mean(), fake_scores.mean()
+    if kind == "relativistic":
+        d_real = torch.sigmoid(real_scores - fake_scores.mean()).mean()
+        d_fake = torch.sigmoid(fake_scores - real_scores.mean()).mean()
+        return nan, d_real, d_fake, nan, nan
+    if kind == "logit":
+        return nan, torch.sigmoid(real_scores).mean(), torch.sigmoid(fake_scores).mean(), nan, nan
+    raise ValueError(f"variant {variant.name!r} has critic_output {kind!r}; expected one of "
+                     "'logit', 'score', 'raw', 'relativistic'.")
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -189,14 +217,8 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
                     variant, models, source, config.batch_size, config.latent_dim, timer)
         with timer.phase("generator"):
             g_loss = generator_step(variant, models, source, config.batch_size, config.latent_dim, device)
-        if variant.critic_output == "score":
-            wasserstein = real_scores.mean() - fake_scores.mean()
-            d_real = d_fake = nan
-        else:
-            wasserstein = nan
-            d_real, d_fake = torch.sigmoid(real_scores).mean(), torch.sigmoid(fake_scores).mean()
         buffer[step] = torch.stack([g_loss, d_loss, nan if penalty is None else penalty,
-                                    wasserstein, d_real, d_fake]).float()
+                                    *critic_diagnostics(variant, real_scores, fake_scores, nan)]).float()
         last = step + 1 == config.steps
         if (step + 1) % READBACK_EVERY == 0 or last:
             chunk = buffer[read_up_to:step + 1].cpu()

@@ -11,20 +11,23 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from torch import nn
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ganbench.datasets import DatasetKind
-from ganbench.variants import CriticNorm
+from ganbench.variants import CriticKind, CriticNorm
 
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """What an architecture must build for: the data, the latent size and the critic's norm."""
+    """What an architecture must build for: the data, the latent size, the critic's norm and kind."""
 
     data_shape: tuple[int, ...]
     data_kind: DatasetKind
     latent_dim: int
     critic_norm: CriticNorm = "batch"
+    critic_kind: CriticKind = "scalar"
 
     @property
     def data_dim(self) -> int:
@@ -32,10 +35,26 @@ class ArchSpec:
 
 
 class Architecture:
-    """A generator/critic pair. The critic returns one raw score per sample (shape ``(N,)``)."""
+    """A generator/critic pair. The critic returns one raw score per sample (shape ``(N,)``).
+
+    ``critic_kinds`` lists the critic kinds :meth:`build` can make (see
+    :attr:`ArchSpec.critic_kind`); an ``"autoencoder"`` critic returns each sample's
+    reconstruction error, e.g. through :class:`ReconstructionEnergy`.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("scalar",)
+
+    @classmethod
+    def check_critic_kind(cls, kind: CriticKind) -> None:
+        """Raise ``ValueError`` when this architecture cannot build a ``kind`` critic."""
+        if kind not in cls.critic_kinds:
+            raise ValueError(
+                f"architecture {cls.name!r} cannot build a {kind!r} critic (it builds "
+                f"{', '.join(cls.critic_kinds)}); choose an architecture that lists {kind!r} "
+                f"in its critic_kinds, e.g. with --arch auto."
+            )
 
     @classmethod
     def suitability(cls, data_shape: tuple[int, ...], data_kind: DatasetKind) -> int:
@@ -71,4 +90,33 @@ class Reshape(nn.Module):
         return x.reshape(x.shape[0], *self.shape)
 
 
-__all__ = ["ArchSpec", "Architecture", "Reshape", "norm_1d", "norm_2d"]
+class ReconstructionEnergy(nn.Module):
+    """An auto-encoder critic: the energy of each sample is its mean squared reconstruction error."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, x: Tensor) -> Tensor:
+        reconstruction = self.decoder(self.encoder(x)).reshape(x.shape)
+        return (reconstruction - x).pow(2).flatten(start_dim=1).mean(dim=1)
+
+
+SPECTRAL_NORM_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+
+
+def apply_spectral_norm(critic: nn.Module) -> nn.Module:
+    """Spectrally normalise the weight of every linear and convolution layer of ``critic``.
+
+    Layers already parametrised are left alone, so calling it twice is harmless. Returns
+    ``critic`` (changed in place).
+    """
+    for module in critic.modules():
+        if isinstance(module, SPECTRAL_NORM_LAYERS) and not parametrize.is_parametrized(module, "weight"):
+            spectral_norm(module)
+    return critic
+
+
+__all__ = ["ArchSpec", "Architecture", "ReconstructionEnergy", "Reshape", "apply_spectral_norm",
+           "norm_1d", "norm_2d"]

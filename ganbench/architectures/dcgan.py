@@ -4,7 +4,9 @@ Strided convolutions in the critic and transposed convolutions in G; normalisati
 except the critic's input layer and G's output layer; ReLU in G with Tanh out, LeakyReLU(0.2)
 in the critic; convolutions followed by normalisation have no bias; weights N(0, 0.02),
 normalisation gains N(1, 0.02). The critic's normalisation is the variant's ``critic_norm``
-(batch norm by default, layer norm for ``wgan-gp``).
+(batch norm by default, layer norm for ``wgan-gp``). For an ``"autoencoder"`` critic the
+strided encoder is mirrored by a transposed-convolution decoder and the critic returns each
+image's reconstruction error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 
 from torch import nn
 
-from ganbench.architectures import ArchSpec, Architecture, Reshape, norm_2d
+from ganbench.architectures import ArchSpec, Architecture, ReconstructionEnergy, Reshape, norm_2d
 from ganbench.hookspecs import hookimpl
 
 SIZES = (28, 32, 64)
@@ -21,32 +23,59 @@ BASE_WIDTH = 64
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """N(0, 0.02) for conv and linear weights; N(1, 0.02) gains and zero biases for norms."""
+    """N(0, 0.02) for conv and linear weights; N(1, 0.02) gains and zero biases for norms.
+
+    Apply it to every submodule: ``model.apply(dcgan_init)``.
+    """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.weight is not None:
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)) and module.weight is not None:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
 
-def _critic(channels: int, size: int, norm: str) -> nn.Sequential:
-    widths = [BASE_WIDTH * 2**i for i in range(2 if size == 28 else int(math.log2(size // 4)))]
+def _widths(size: int) -> list[int]:
+    return [BASE_WIDTH * 2**i for i in range(2 if size == 28 else int(math.log2(size // 4)))]
+
+
+def _encoder(channels: int, size: int, norm: str) -> list[nn.Module]:
+    """Strided convolutions down to 7×7 (for 28) or 4×4; no normalisation on the input layer."""
     layers: list[nn.Module] = []
     width_in = channels
-    for i, width in enumerate(widths):
+    for i, width in enumerate(_widths(size)):
         normed = i > 0 and norm != "none"
         layers += [nn.Conv2d(width_in, width, 4, 2, 1, bias=not normed)]
         if normed:
             layers.append(norm_2d(norm, width))
         layers.append(nn.LeakyReLU(0.2))
         width_in = width
+    return layers
+
+
+def _critic(channels: int, size: int, norm: str) -> nn.Sequential:
+    layers = _encoder(channels, size, norm)
+    width_in = _widths(size)[-1]
     if size == 28:  # 28 → 14 → 7, then a linear read-out
         layers += [nn.Flatten(), nn.Linear(width_in * 7 * 7, 1), nn.Flatten(0)]
     else:  # size → ... → 4, then a 4×4 convolution to one score
         layers += [nn.Conv2d(width_in, 1, 4, 1, 0), nn.Flatten(0)]
     return nn.Sequential(*layers)
+
+
+def _autoencoder(channels: int, size: int, norm: str) -> ReconstructionEnergy:
+    """The encoder of :func:`_critic` and its mirror image in transposed convolutions."""
+    widths = _widths(size)
+    decoder: list[nn.Module] = []
+    for width_in, width in zip(widths[::-1], widths[-2::-1]):
+        normed = norm != "none"
+        decoder += [nn.ConvTranspose2d(width_in, width, 4, 2, 1, bias=not normed)]
+        if normed:
+            decoder.append(norm_2d(norm, width))
+        decoder.append(nn.LeakyReLU(0.2))
+    decoder.append(nn.ConvTranspose2d(widths[0], channels, 4, 2, 1))
+    return ReconstructionEnergy(nn.Sequential(*_encoder(channels, size, norm)), nn.Sequential(*decoder))
 
 
 def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
@@ -72,6 +101,7 @@ def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
 class DCGAN(Architecture):
     name = "dcgan"
     description = "DCGAN convolutional pair for 28x28, 32x32 and 64x64 images, N(0, 0.02) init."
+    critic_kinds = ("scalar", "autoencoder")
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -86,7 +116,11 @@ class DCGAN(Architecture):
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
         channels, size = spec.data_shape[0], spec.data_shape[1]
         generator = _generator(spec.latent_dim, channels, size)
-        critic = _critic(channels, size, spec.critic_norm)
+        self.check_critic_kind(spec.critic_kind)
+        if spec.critic_kind == "autoencoder":
+            critic = _autoencoder(channels, size, spec.critic_norm)
+        else:
+            critic = _critic(channels, size, spec.critic_norm)
         generator.apply(dcgan_init)
         critic.apply(dcgan_init)
         return generator, critic

@@ -4,13 +4,15 @@ For images, the course's Fashion-MNIST pair: G 64 → 256 → 512 → 1024 → D
 and BatchNorm1d, Tanh out; critic D → 512 → 256 → 1 with LeakyReLU(0.2) and no sigmoid.
 For 1-D/2-D data, a small pair: G z → 64 → 64 → D (ReLU), critic D → 64 → 64 → 1
 (LeakyReLU(0.2)). Neither critic uses normalisation, so every variant may use them.
+An ``"autoencoder"`` critic mirrors the critic's hidden layers (images D → 512 → 256 → 512 →
+D; small data D → 64 → 64 → 64 → D) and returns each sample's reconstruction error.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from ganbench.architectures import ArchSpec, Architecture, Reshape
+from ganbench.architectures import ArchSpec, Architecture, ReconstructionEnergy, Reshape
 from ganbench.hookspecs import hookimpl
 
 
@@ -23,6 +25,18 @@ def _generator_image(latent_dim: int, out_dim: int, shape: tuple[int, ...]) -> n
     return nn.Sequential(*layers, nn.Linear(width_in, out_dim), nn.Tanh(), Reshape(*shape))
 
 
+def _autoencoder(in_dim: int, hidden: tuple[int, ...]) -> ReconstructionEnergy:
+    """Encoder ``in_dim → hidden...`` and its mirror back to ``in_dim``, LeakyReLU(0.2) between."""
+    widths = (in_dim, *hidden)
+    encoder: list[nn.Module] = [nn.Flatten()]
+    for width_in, width in zip(widths, widths[1:]):
+        encoder += [nn.Linear(width_in, width), nn.LeakyReLU(0.2)]
+    decoder: list[nn.Module] = []
+    for width_in, width in zip(widths[::-1], widths[-2::-1]):
+        decoder += [nn.Linear(width_in, width), nn.LeakyReLU(0.2)]
+    return ReconstructionEnergy(nn.Sequential(*encoder), nn.Sequential(*decoder[:-1]))
+
+
 def _critic_image(in_dim: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Flatten(), nn.Linear(in_dim, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
@@ -33,6 +47,7 @@ def _critic_image(in_dim: int) -> nn.Sequential:
 class MLP(Architecture):
     name = "mlp"
     description = "Fully connected pair: the course's 784-d MLP for images, a small one for 1-D/2-D."
+    critic_kinds = ("scalar", "autoencoder")
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -48,16 +63,22 @@ class MLP(Architecture):
         return 6 if data_shape == (1,) else 8
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
-        if spec.data_kind == "image":
-            return (_generator_image(spec.latent_dim, spec.data_dim, spec.data_shape),
-                    _critic_image(spec.data_dim))
+        self.check_critic_kind(spec.critic_kind)
+        image = spec.data_kind == "image"
+        if spec.critic_kind == "autoencoder":
+            critic = _autoencoder(spec.data_dim, (512, 256) if image else (64, 64))
+        elif image:
+            critic = _critic_image(spec.data_dim)
+        else:
+            critic = nn.Sequential(
+                nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
+                nn.LeakyReLU(0.2), nn.Linear(64, 1), nn.Flatten(0),
+            )
+        if image:
+            return _generator_image(spec.latent_dim, spec.data_dim, spec.data_shape), critic
         generator = nn.Sequential(
             nn.Linear(spec.latent_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
             nn.Linear(64, spec.data_dim), Reshape(*spec.data_shape),
-        )
-        critic = nn.Sequential(
-            nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
-            nn.LeakyReLU(0.2), nn.Linear(64, 1), nn.Flatten(0),
         )
         return generator, critic
 

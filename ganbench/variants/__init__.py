@@ -13,8 +13,9 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-CriticOutput = Literal["logit", "score"]
+CriticOutput = Literal["logit", "score", "raw", "relativistic"]
 CriticNorm = Literal["batch", "layer", "none"]
+CriticKind = Literal["scalar", "autoencoder"]
 
 
 @dataclass
@@ -52,11 +53,21 @@ class Variant:
 
     * ``name`` and ``description`` (one line);
     * ``Params``: the hyperparameter dataclass (a subclass of :class:`VariantParams`);
-    * ``critic_output``: ``"logit"`` for a probability discriminator whose raw output is a
-      logit (ganbench then records mean D(x) and D(G(z)) as probabilities), ``"score"`` for a
-      critic (ganbench records the Wasserstein estimate mean C(real) - mean C(fake));
+    * ``critic_output``: what the critic's raw output means, which decides what the history
+      records: ``"logit"`` for a probability discriminator (mean σ(D(x)) and σ(D(G(z))) as
+      ``d_real``/``d_fake``), ``"score"`` for a Wasserstein critic (the estimate
+      mean C(real) − mean C(fake) as ``wasserstein``), ``"raw"`` for any other score, e.g. a
+      least-squares target or an energy (the plain means as ``critic_real``/``critic_fake``),
+      ``"relativistic"`` for a relativistic logit (σ(C(x_r) − mean C(x_f)) and
+      σ(C(x_f) − mean C(x_r)) averaged, as ``d_real``/``d_fake``);
     * ``critic_norm``: the normalisation the critic may use (``"batch"``, ``"layer"`` or
       ``"none"``); architectures honour it;
+    * ``critic_kind``: ``"scalar"`` (one score per sample) or ``"autoencoder"`` (the critic
+      reconstructs its input and returns the per-sample reconstruction error);
+    * ``spectral_norm``: whether every conv/linear layer of the critic gets spectral
+      normalisation (:func:`ganbench.architectures.apply_spectral_norm`);
+    * ``preferred_arch``: the architecture used with ``--arch auto`` when it can model the data
+      (``None``: the most suitable one);
     * ``generator_uses_real``: whether :meth:`generator_loss` needs the critic's output on a
       real batch (relativistic losses do).
     """
@@ -66,6 +77,9 @@ class Variant:
     Params: ClassVar[type[VariantParams]] = VariantParams
     critic_output: ClassVar[CriticOutput] = "logit"
     critic_norm: ClassVar[CriticNorm] = "batch"
+    critic_kind: ClassVar[CriticKind] = "scalar"
+    spectral_norm: ClassVar[bool] = False
+    preferred_arch: ClassVar[str | None] = None
     generator_uses_real: ClassVar[bool] = False
 
     def __init__(self, params: VariantParams | None = None) -> None:
@@ -96,6 +110,9 @@ class Variant:
     def after_critic_step(self, critic: nn.Module) -> None:
         """A constraint applied after every critic optimiser step (e.g. weight clipping)."""
 
+    def init_weights(self, model: nn.Module) -> None:
+        """Re-initialise a freshly built generator or critic; by default keep the architecture's."""
+
     def make_optimizers(
         self, generator: nn.Module, critic: nn.Module
     ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -112,4 +129,4 @@ class Variant:
         )
 
 
-__all__ = ["CriticNorm", "CriticOutput", "Variant", "VariantParams"]
+__all__ = ["CriticKind", "CriticNorm", "CriticOutput", "Variant", "VariantParams"]

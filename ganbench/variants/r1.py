@@ -1,0 +1,54 @@
+"""``r1``: Mescheder et al. (2018), non-saturating loss with the R1 gradient penalty."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganbench.hookspecs import hookimpl
+from ganbench.variants import Variant, VariantParams
+
+
+def r1_penalty(critic: nn.Module, real: Tensor) -> Tensor:
+    """E[‖∇ₓ D(x)‖²] on the real batch, keeping the graph so the critic trains through it."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(real).sum(), real, create_graph=True)
+    return grad.flatten(start_dim=1).pow(2).sum(dim=1).mean()
+
+
+@dataclass
+class R1Params(VariantParams):
+    """Adam 2e-4, betas (0.5, 0.999); penalty (gamma / 2)·E[‖∇ₓD(x)‖²] with gamma 10."""
+
+    gamma: float = 10.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.gamma >= 0:
+            raise ValueError(f"gamma must be a non-negative number, got {self.gamma!r}")
+
+
+class R1(Variant):
+    name = "r1"
+    description = "Non-saturating GAN with the R1 penalty (gamma/2)·E‖∇D(x)‖² on real data, gamma 10."
+    Params = R1Params
+    critic_norm = "none"  # batch norm would couple the samples whose gradients are penalised
+
+    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        # BCE(D(x), 1) + BCE(D(G(z)), 0) on logits
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+        # non-saturating: BCE(D(G(z)), 1)
+        return F.softplus(-fake_scores).mean()
+
+    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
+        return 0.5 * self.params.gamma * r1_penalty(critic, real)
+
+
+@hookimpl
+def register_variants(register):
+    register(R1)
