@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.datasets.images",
     "ganbench.architectures.mlp",
     "ganbench.architectures.dcgan",
+    "ganbench.architectures.stylegan",
     "ganbench.metrics.volatility",
     "ganbench.metrics.fid",
     "ganbench.metrics.domain",
