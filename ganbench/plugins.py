@@ -34,15 +34,19 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.variants.vanilla",
     "ganbench.variants.wgan",
     "ganbench.variants.wgan_gp",
+    "ganbench.variants.cyclegan",
     "ganbench.datasets.toy",
     "ganbench.datasets.images",
+    "ganbench.datasets.two_domain",
     "ganbench.architectures.mlp",
     "ganbench.architectures.dcgan",
     "ganbench.architectures.stylegan",
+    "ganbench.architectures.translation",
     "ganbench.metrics.volatility",
     "ganbench.metrics.fid",
     "ganbench.metrics.domain",
     "ganbench.metrics.toy",
+    "ganbench.metrics.translation",
 )
 
 
