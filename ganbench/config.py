@@ -297,6 +297,7 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
         else:
             metrics = tuple(n for n in catalog.metrics.names() if catalog.metrics.get(n).default_for(dataset_cls))
         for variant_name in sweep.variants:
+            check_task(catalog, variant_name, dataset_cls)
             arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog,
                                             catalog.variants.get(variant_name))
             arch_cls = catalog.architectures.get(arch_name)
@@ -313,6 +314,21 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     inception_weights=sweep.train.inception_weights,
                 ))
     return runs
+
+
+def check_task(catalog: Catalog, variant_name: str, dataset_cls: type) -> None:
+    """Refuse a variant and a data set of different tasks (e.g. cyclegan on fashion-mnist)."""
+    variant_task = catalog.variants.get(variant_name).task
+    if variant_task == dataset_cls.task:
+        return
+    variants = [e.name for e in catalog.variants if e.obj.task == dataset_cls.task]
+    datasets = [e.name for e in catalog.datasets if e.obj.task == variant_task]
+    raise UsageError(
+        f"variant {variant_name!r} is for {variant_task} but data set {dataset_cls.name!r} is for "
+        f"{dataset_cls.task} ({'two unpaired domains' if dataset_cls.task == 'translation' else 'one domain'}). "
+        f"Use a {variant_task} data set ({', '.join(datasets) or 'none installed'}) with {variant_name!r}, "
+        f"or a {dataset_cls.task} variant ({', '.join(variants) or 'none installed'}) with {dataset_cls.name!r}."
+    )
 
 
 def variant_params(catalog: Catalog, variant_name: str, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -41,14 +41,19 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.variants.rsgan",
     "ganbench.variants.ragan",
     "ganbench.variants.ebgan",
+    "ganbench.variants.cyclegan",
     "ganbench.datasets.toy",
     "ganbench.datasets.images",
+    "ganbench.datasets.two_domain",
     "ganbench.architectures.mlp",
     "ganbench.architectures.dcgan",
+    "ganbench.architectures.stylegan",
+    "ganbench.architectures.translation",
     "ganbench.metrics.volatility",
     "ganbench.metrics.fid",
     "ganbench.metrics.domain",
     "ganbench.metrics.toy",
+    "ganbench.metrics.translation",
 )
 
 

@@ -28,6 +28,7 @@ from ganbench.storage import (
     atomic_path, is_done, read_json, write_json,
 )
 from ganbench.training import TrainingOutcome, train
+from ganbench.translation import save_translation_samples, train_translation
 
 
 @dataclass
@@ -123,12 +124,18 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     })
     task = progress.add_task(config.run_id, total=config.steps) if progress else None
     started = time.perf_counter()
-    dataset_kind = catalog.datasets.get(config.dataset).kind
-    noise = fixed_noise(config.seed, dataset_kind, config.latent_dim)
+    dataset_cls = catalog.datasets.get(config.dataset)
+    dataset_kind = dataset_cls.kind
+    translation = dataset_cls.task == "translation"
+    noise = None if translation else fixed_noise(config.seed, dataset_kind, config.latent_dim)
+    train_run = train_translation if translation else train
 
-    def on_samples(step: int, generator) -> None:
-        save_samples(generator, noise, dataset_kind, run_dir / f"samples-step{step:06d}.png",
-                     title=f"{config.variant} step {step}")
+    def on_samples(step: int, generator, source=None) -> None:
+        path = run_dir / f"samples-step{step:06d}.png"
+        if translation:  # the translation loop passes its data: the pictures show fixed images
+            save_translation_samples(generator, source, path)
+            return
+        save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}")
 
     evaluations: list[dict[str, Any]] = []
 
@@ -139,7 +146,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         evaluations.append({"step": step, **values})
 
     try:
-        outcome = train(
+        outcome = train_run(
             config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
             on_progress=(lambda done: progress.update(task, completed=done)) if progress else None,
         )
@@ -148,9 +155,12 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
             progress.remove_task(task)
 
     eval_start = time.perf_counter()
-    real = outcome.source.sample(2000) if dataset_kind == "vector" else None
-    save_samples(outcome.generator, noise, dataset_kind, run_dir / SAMPLES_FILE, real=real,
-                 title=f"{config.variant} on {config.dataset}, seed {config.seed}")
+    if translation:
+        save_translation_samples(outcome.generator, outcome.source, run_dir / SAMPLES_FILE)
+    else:
+        real = outcome.source.sample(2000) if dataset_kind == "vector" else None
+        save_samples(outcome.generator, noise, dataset_kind, run_dir / SAMPLES_FILE, real=real,
+                     title=f"{config.variant} on {config.dataset}, seed {config.seed}")
     values, errors, details = evaluate(
         config, catalog, dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
         history=outcome.history, data_root=data_root,

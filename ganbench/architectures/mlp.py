@@ -53,6 +53,8 @@ class MLP(Architecture):
     def suitability(cls, data_shape, data_kind) -> int:
         if data_kind == "vector":
             return 10
+        if data_kind != "image":
+            return 0  # e.g. two-domain data for translation variants
         # The course's reference architecture for 28x28; possible but weak for larger images.
         return 10 if data_shape[-2:] == (28, 28) else 1
 

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Iterator, Literal
 import torch
 from torch import Tensor
 
-DatasetKind = Literal["vector", "image"]
+DatasetKind = Literal["vector", "image", "two-domain"]
+Task = Literal["generation", "translation"]
 MAX_IN_MEMORY_ENV = "GANBENCH_MAX_IN_MEMORY_MB"
 DEFAULT_MAX_IN_MEMORY_MB = 4096
 
@@ -132,7 +133,9 @@ class Dataset:
 
     Class attributes: ``name``, ``description``, ``kind`` (``"vector"`` or ``"image"``),
     ``shape`` of one sample (``(dim,)`` or ``(channels, height, width)``), ``num_classes``
-    (``None`` when unlabelled) and ``default_batch_size``.
+    (``None`` when unlabelled) and ``default_batch_size``; ``task``: ``"generation"``
+    (samples to imitate, for noise-to-sample variants) or ``"translation"`` (two unpaired
+    domains of ``kind`` ``"two-domain"``, for translation variants such as ``cyclegan``).
     """
 
     name: ClassVar[str]
@@ -141,6 +144,7 @@ class Dataset:
     shape: ClassVar[tuple[int, ...]]
     num_classes: ClassVar[int | None] = None
     default_batch_size: ClassVar[int] = 128
+    task: ClassVar[Task] = "generation"
 
     def load(self, *, device: torch.device, seed: int, data_root: Path | None = None,
              train: bool = True) -> DataSource:
@@ -160,5 +164,5 @@ class Dataset:
 
 __all__ = [
     "DataSource", "Dataset", "DatasetKind", "StreamingSource", "TensorSource", "cache_dir",
-    "fits_in_memory", "to_unit_range",
+    "Task", "fits_in_memory", "to_unit_range",
 ]

@@ -13,6 +13,8 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from ganbench.datasets import Task
+
 CriticOutput = Literal["logit", "score", "raw", "relativistic"]
 CriticNorm = Literal["batch", "layer", "none"]
 CriticKind = Literal["scalar", "autoencoder"]
@@ -69,7 +71,10 @@ class Variant:
     * ``preferred_arch``: the architecture used with ``--arch auto`` when it can model the data
       (``None``: the most suitable one);
     * ``generator_uses_real``: whether :meth:`generator_loss` needs the critic's output on a
-      real batch (relativistic losses do).
+      real batch (relativistic losses do);
+    * ``task``: ``"generation"`` (noise to samples, trained by :mod:`ganbench.training`) or
+      ``"translation"`` (two unpaired domains, trained by :mod:`ganbench.translation`; see
+      :class:`TranslationVariant`). Runs pair variants only with data sets of the same task.
     """
 
     name: ClassVar[str]
@@ -81,6 +86,7 @@ class Variant:
     spectral_norm: ClassVar[bool] = False
     preferred_arch: ClassVar[str | None] = None
     generator_uses_real: ClassVar[bool] = False
+    task: ClassVar[Task] = "generation"
 
     def __init__(self, params: VariantParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -129,4 +135,27 @@ class Variant:
         )
 
 
-__all__ = ["CriticKind", "CriticNorm", "CriticOutput", "Variant", "VariantParams"]
+class TranslationVariant(Variant):
+    """An unpaired image-to-image translation objective (two generators, two critics).
+
+    :meth:`discriminator_loss` and :meth:`generator_loss` are the adversarial losses of one
+    domain (the loop applies them to both); :meth:`cycle_loss` and :meth:`identity_loss`
+    return the already weighted reconstruction terms. :mod:`ganbench.translation` runs it.
+    """
+
+    task = "translation"
+
+    def cycle_loss(self, real: Tensor, reconstructed: Tensor) -> Tensor:
+        """The weighted cycle-consistency term for one direction, e.g. λ·‖F(G(x)) − x‖₁."""
+        raise NotImplementedError
+
+    def uses_identity(self) -> bool:
+        """Whether the loop computes :meth:`identity_loss` (two extra translator passes)."""
+        return False
+
+    def identity_loss(self, real: Tensor, mapped: Tensor) -> Tensor | None:
+        """The weighted identity term for one direction (e.g. λ·‖G(y) − y‖₁), or ``None``."""
+        return None
+
+
+__all__ = ["CriticKind", "CriticNorm", "CriticOutput", "TranslationVariant", "Variant", "VariantParams"]

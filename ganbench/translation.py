@@ -1,0 +1,201 @@
+"""The one training loop for translation variants (two domains, two generators, two critics).
+
+A :class:`~ganbench.variants.TranslationVariant` supplies the objective; this module runs it
+and measures it, like :mod:`ganbench.training` does for noise-to-sample variants. Each step:
+``n_critic`` updates of both critics on fresh unpaired batches (fakes made without
+gradients), then one update of both translators on adversarial + cycle (+ identity) terms.
+
+History columns, one row per translator step: ``g_loss`` (the translators' whole objective),
+``g_adversarial`` (its adversarial part, both directions), ``cycle_loss`` (the weighted cycle
+terms, both directions), ``identity_loss`` (weighted, when used), ``d_loss`` (both critics,
+last critic step). Results go through :func:`ganbench.runner.run_one` like any run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torchvision.utils import save_image
+
+from ganbench.architectures import ArchSpec
+from ganbench.config import RunConfig
+from ganbench.datasets.two_domain import TwoDomainSource
+from ganbench.errors import UsageError
+from ganbench.plugins import Catalog
+from ganbench.seeding import seed_everything
+from ganbench.storage import atomic_path
+from ganbench.timing import PhaseTimer
+from ganbench.training import READBACK_EVERY, TrainingOutcome, _peak_memory_mb, build_variant
+from ganbench.variants import TranslationVariant
+
+HISTORY_COLUMNS = ("g_loss", "g_adversarial", "cycle_loss", "identity_loss", "d_loss")
+SAMPLE_COLUMNS = 8
+
+
+class Translators(nn.Module):
+    """The two generators: ``g`` maps domain X to Y, ``f`` maps Y to X. Calling it applies ``g``."""
+
+    def __init__(self, g: nn.Module, f: nn.Module):
+        super().__init__()
+        self.g, self.f = g, f
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.g(x)
+
+
+class DomainCritics(nn.Module):
+    """The two critics: ``d_x`` scores domain X images, ``d_y`` domain Y images."""
+
+    def __init__(self, d_x: nn.Module, d_y: nn.Module):
+        super().__init__()
+        self.d_x, self.d_y = d_x, d_y
+
+
+def build_translation_models(config: RunConfig, catalog: Catalog, variant: TranslationVariant,
+                             shape: tuple[int, ...], kind: str, device: torch.device
+                             ) -> tuple[Translators, DomainCritics]:
+    architecture = catalog.architectures.get(config.arch)()
+    spec = ArchSpec(shape, kind, config.latent_dim, variant.critic_norm)
+    g, d_y = architecture.build(spec)
+    f, d_x = architecture.build(spec)
+    return Translators(g, f).to(device), DomainCritics(d_x, d_y).to(device)
+
+
+def critic_step(variant: TranslationVariant, translators: Translators, critics: DomainCritics,
+                opt_d: torch.optim.Optimizer, source: TwoDomainSource, batch_size: int) -> Tensor:
+    """One update of both critics; returns the sum of their losses."""
+    x, y = source.sample_pair(batch_size)
+    with torch.no_grad():
+        fake_y, fake_x = translators.g(x), translators.f(y)
+    loss = (variant.discriminator_loss(critics.d_y(y), critics.d_y(fake_y))
+            + variant.discriminator_loss(critics.d_x(x), critics.d_x(fake_x)))
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
+    variant.after_critic_step(critics)
+    return loss.detach()
+
+
+def translator_step(variant: TranslationVariant, translators: Translators, critics: DomainCritics,
+                    opt_g: torch.optim.Optimizer, source: TwoDomainSource, batch_size: int
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """One update of both translators: ``(total, adversarial, cycle, identity or None)``."""
+    critics.requires_grad_(False)
+    x, y = source.sample_pair(batch_size)
+    fake_y, fake_x = translators.g(x), translators.f(y)
+    adversarial = variant.generator_loss(critics.d_y(fake_y)) + variant.generator_loss(critics.d_x(fake_x))
+    cycle = variant.cycle_loss(x, translators.f(fake_y)) + variant.cycle_loss(y, translators.g(fake_x))
+    total = adversarial + cycle
+    identity = None
+    if variant.uses_identity():
+        identity = variant.identity_loss(y, translators.g(y)) + variant.identity_loss(x, translators.f(x))
+        total = total + identity
+    opt_g.zero_grad(set_to_none=True)
+    total.backward()
+    opt_g.step()
+    critics.requires_grad_(True)
+    return total.detach(), adversarial.detach(), cycle.detach(), None if identity is None else identity.detach()
+
+
+def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
+                      on_progress: Callable[[int], None] | None = None,
+                      on_samples: Callable[[int, nn.Module, TwoDomainSource], None] | None = None,
+                      on_evaluate: Callable[[int, nn.Module, object, TwoDomainSource], None] | None = None,
+                      ) -> TrainingOutcome:
+    """Train one translation run of ``config`` and measure it (as :func:`ganbench.training.train`).
+
+    The outcome's ``generator`` is a :class:`Translators` and its ``critic`` a
+    :class:`DomainCritics`. Callbacks run with the random state saved and restored and are
+    not counted as training time.
+    """
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    seed_everything(config.seed, device)
+    dataset = catalog.datasets.get(config.dataset)()
+    variant = build_variant(config, catalog)
+    if not isinstance(variant, TranslationVariant):
+        raise UsageError(f"variant {config.variant!r} is not a translation variant; "
+                         f"it cannot train on the two-domain data set {config.dataset!r}.")
+    source = dataset.load(device=device, seed=config.seed, data_root=data_root)
+    translators, critics = build_translation_models(config, catalog, variant, dataset.shape, dataset.kind, device)
+    opt_g, opt_d = variant.make_optimizers(translators, critics)
+    timer = PhaseTimer(device)
+
+    buffer = torch.full((config.steps, len(HISTORY_COLUMNS)), math.nan, device=device)
+    nan = torch.tensor(math.nan, device=device)
+    rows: list[Tensor] = []
+    status, diverged_at = "finished", None
+    callback_seconds = 0.0
+
+    def call_back(callback: Callable[..., None], *args) -> None:
+        nonlocal callback_seconds
+        began = time.perf_counter()
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            callback(*args)
+        callback_seconds += time.perf_counter() - began
+
+    start = time.perf_counter()
+    read_up_to = 0
+    for step in range(config.steps):
+        with timer.phase("critic"):
+            for _ in range(variant.n_critic):
+                d_loss = critic_step(variant, translators, critics, opt_d, source, config.batch_size)
+        with timer.phase("generator"):
+            g_loss, adversarial, cycle, identity = translator_step(
+                variant, translators, critics, opt_g, source, config.batch_size)
+        buffer[step] = torch.stack([g_loss, adversarial, cycle, nan if identity is None else identity,
+                                    d_loss]).float()
+        last = step + 1 == config.steps
+        if (step + 1) % READBACK_EVERY == 0 or last:
+            chunk = buffer[read_up_to:step + 1].cpu()
+            rows.append(chunk)
+            bad = ~torch.isfinite(chunk[:, [0, 4]]).all(dim=1)
+            read_up_to = step + 1
+            if bad.any():
+                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
+                status = "diverged"
+                break
+            if on_progress is not None:
+                on_progress(read_up_to)
+        if on_samples is not None and config.sample_every and (step + 1) % config.sample_every == 0 and not last:
+            call_back(on_samples, step + 1, translators, source)
+        if on_evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0 and not last:
+            call_back(on_evaluate, step + 1, translators, dataset, source)
+    train_seconds = time.perf_counter() - start - callback_seconds
+    timer.resolve()
+
+    history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(HISTORY_COLUMNS))
+    if diverged_at is not None:
+        history = history.iloc[: diverged_at + 1]
+    history.insert(0, "step", range(len(history)))
+    history = history.dropna(axis=1, how="all")
+    timings = {
+        "train_time_s": train_seconds,
+        "critic_time_s": timer.seconds("critic"),
+        "generator_time_s": timer.seconds("generator"),
+        "steps_per_s": len(history) / train_seconds if train_seconds > 0 else math.nan,
+        "peak_memory_mb": _peak_memory_mb(device),
+    }
+    return TrainingOutcome(status, diverged_at, history, translators, critics, variant, dataset, source, timings)
+
+
+@torch.no_grad()
+def save_translation_samples(translators: Translators, source: TwoDomainSource, path: Path) -> None:
+    """A PNG grid of six rows: x, G(x), F(G(x)), then y, F(y), G(F(y)) (fixed images)."""
+    was_training = translators.training
+    translators.eval()
+    x, y = source.first(SAMPLE_COLUMNS)
+    x, y = x[: len(y)], y[: len(x)]  # equal row lengths
+    fake_y, fake_x = translators.g(x), translators.f(y)
+    rows = [x, fake_y, translators.f(fake_y), y, fake_x, translators.g(fake_x)]
+    translators.train(was_training)
+    with atomic_path(path) as tmp:
+        save_image(torch.cat(rows).float().cpu(), tmp, nrow=len(x), normalize=True, value_range=(-1, 1),
+                   format="png")
