@@ -3,7 +3,8 @@
 Both sets are flattened and projected onto the same random unit directions (seeded, so every
 run of a sweep uses the same ones); along each direction the Wasserstein-1 distance of two
 equal-sized 1-D samples is the mean absolute difference of their sorted values. The metric is
-the mean over directions. It applies to every data set.
+the mean over directions. It applies to every data set, but is computed only when named in
+``--metrics``: an example plugin should not change everyone's default tables.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class SlicedWasserstein(ganbench.Metric):
     labels = {"sliced_w1": "sliced W1"}
     over_training = True
     projections = 128
+
+    @classmethod
+    def default_for(cls, dataset: type[ganbench.Dataset]) -> bool:
+        return False
 
     def compute(self, context: ganbench.EvaluationContext) -> dict[str, float]:
         fake, real = context.generated(), context.real()
