@@ -1,7 +1,8 @@
 """ganbench: a plugin-based benchmarking harness for GANs.
 
 A plugin needs only ``import ganbench`` and :data:`ganbench.hookimpl`; the base classes it
-subclasses are re-exported here.
+subclasses, and :class:`MetricSkipped`, which a metric raises to skip itself with a reason,
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from ganbench.architectures import ArchSpec, Architecture  # noqa: E402
 from ganbench.datasets import DataSource, Dataset, TensorSource  # noqa: E402
-from ganbench.metrics import EvaluationContext, Metric  # noqa: E402
+from ganbench.metrics import EvaluationContext, Metric, MetricSkipped  # noqa: E402
 from ganbench.variants import Variant, VariantParams  # noqa: E402
 
 __all__ = [
     "ArchSpec", "Architecture", "DataSource", "Dataset", "EvaluationContext", "Metric",
-    "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl",
+    "MetricSkipped", "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl",
 ]

@@ -229,7 +229,10 @@ def list_(
         close = difflib.get_close_matches(kind, KINDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "."
         raise _fail(UsageError(f"unknown kind {kind!r}{hint} Available: {', '.join(KINDS)}."))
-    catalog = build_catalog()
+    try:
+        catalog = build_catalog()
+    except GanbenchError as exc:
+        raise _fail(exc) from None
     kinds = [kind] if kind else list(KINDS)
     listing = {k: [_describe(k, e) for e in getattr(catalog, k)] for k in kinds}
     if as_json:

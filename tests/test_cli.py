@@ -122,3 +122,24 @@ def test_a_plugin_variant_and_metric_run_through_the_cli(tmp_path, test_plugin):
     assert result.exit_code == 0, result.output
     assert "| test-lsq " in result.stdout
     assert "sample_mean" in result.stdout
+
+
+def test_list_reports_a_name_conflict_without_a_traceback():
+    import ganbench
+    from ganbench.plugins import get_plugin_manager
+    from ganbench.variants.vanilla import Vanilla
+
+    class Clash:
+        @staticmethod
+        @ganbench.hookimpl
+        def register_variants(register):
+            register(type("Clash", (Vanilla,), {"name": "wgan"}))
+
+    pm = get_plugin_manager()
+    pm.register(Clash, name="clashing-plugin")
+    try:
+        result = CliRunner().invoke(app, ["list", "variants"])
+    finally:
+        pm.unregister(name="clashing-plugin")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "'wgan' is registered twice" in result.output and "clashing-plugin" in result.output

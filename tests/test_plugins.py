@@ -146,3 +146,9 @@ def test_plugin_report_lists_hooks(test_plugin):
     assert rows["ganbench.variants.wgan"]["hooks"] == ["register_variants"]
     assert rows["ganbench.variants.wgan"]["package"] == "ganbench (built-in)"
     assert rows["test-plugin"]["hooks"] == ["register_metrics", "register_variants"]
+
+
+def test_what_a_metric_plugin_raises_to_skip_itself_is_public():
+    from ganbench.metrics import MetricSkipped
+
+    assert ganbench.MetricSkipped is MetricSkipped and "MetricSkipped" in ganbench.__all__

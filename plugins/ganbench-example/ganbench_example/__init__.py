@@ -1,0 +1,1 @@
+"""An example ganbench plugin: the ``wgan-lp`` variant and the ``sliced-wasserstein`` metric."""
