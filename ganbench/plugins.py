@@ -10,6 +10,7 @@ not installed as packages.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
@@ -77,6 +78,23 @@ def _warn_load_failure(name: str, where: str, exc: Exception) -> None:
     )
 
 
+class UnknownHookError(Exception):
+    """A plugin implements a hook that ganbench does not define (usually a misspelt name)."""
+
+
+def _register_foreign(pm: PluginManager, plugin: object, name: str) -> None:
+    """Register a third-party plugin, refusing it whole if it implements an unknown hook."""
+    pm.register(plugin, name=name)
+    known = [name for name, caller in vars(pm.hook).items() if getattr(caller, "spec", None) is not None]
+    unknown = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [] if caller.spec is None)
+    if unknown:
+        pm.unregister(plugin)
+        hints = [f"{hook!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+            hook, known, n=1)) else repr(hook) for hook in unknown]
+        raise UnknownHookError(f"it implements unknown hook(s) {', '.join(hints)}; "
+                               "see `ganbench plugins` or docs/writing-plugins.md for the hook names")
+
+
 def _import_local_plugin(spec: str) -> ModuleType:
     if spec.endswith(".py"):
         path = Path(spec).expanduser().resolve()
@@ -94,7 +112,7 @@ def _load_local_plugins(pm: PluginManager) -> None:
         if not spec or pm.get_plugin(spec) is not None:
             continue
         try:
-            pm.register(_import_local_plugin(spec), name=spec)
+            _register_foreign(pm, _import_local_plugin(spec), spec)
         except Exception as exc:  # noqa: BLE001 - any failure of foreign code is reported, not raised
             _warn_load_failure(spec, LOCAL_PLUGINS_ENV, exc)
 
@@ -108,8 +126,7 @@ def _load_entry_point_plugins(pm: PluginManager) -> None:
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue
         try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
+            _register_foreign(pm, ep.load(), ep.name)
         except Exception as exc:  # noqa: BLE001 - any failure of foreign code is reported, not raised
             _warn_load_failure(ep.name, ep.value, exc)
             continue

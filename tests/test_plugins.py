@@ -141,6 +141,27 @@ def test_a_plugin_that_fails_to_import_warns_once_and_the_rest_works(monkeypatch
     assert "no_such_module_for_ganbench" not in sys.modules
 
 
+def test_a_plugin_with_a_misspelt_hook_is_skipped_with_a_suggestion(monkeypatch, tmp_path):
+    (tmp_path / "ep_plugin_typo.py").write_text(
+        "import ganbench\n"
+        "from ganbench.variants.vanilla import Vanilla\n"
+        "class Typo(Vanilla):\n    name = 'typo'\n"
+        "@ganbench.hookimpl\ndef register_variant(register):\n    register(Typo)\n"
+        "@ganbench.hookimpl\ndef register_metrics(register):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _fake_entry_points(monkeypatch, EntryPoint("typo", "ep_plugin_typo", "ganbench"))
+    monkeypatch.delenv("GANBENCH_LOAD_PLUGINS")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pm = create_plugin_manager()
+    [warning] = [w for w in caught if issubclass(w.category, PluginLoadWarning)]
+    message = str(warning.message)
+    assert "'typo'" in message and "'register_variant' (did you mean 'register_variants'?)" in message
+    assert pm.get_plugin("typo") is None  # refused whole: its correct hooks are not half-registered
+    assert "vanilla" in build_catalog(pm).variants and "typo" not in build_catalog(pm).variants
+
+
 def test_plugin_report_lists_hooks(test_plugin):
     rows = {row["name"]: row for row in plugin_report()}
     assert rows["ganbench.variants.wgan"]["hooks"] == ["register_variants"]
