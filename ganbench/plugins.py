@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.variants.vanilla",
     "ganbench.variants.wgan",
     "ganbench.variants.wgan_gp",
+    "ganbench.variants.cgan",
     "ganbench.datasets.toy",
     "ganbench.datasets.images",
     "ganbench.architectures.mlp",

@@ -13,7 +13,9 @@ import math
 
 from torch import nn
 
-from ganbench.architectures import ArchSpec, Architecture, Reshape, norm_2d
+from ganbench.architectures import (
+    ArchSpec, Architecture, Reshape, conditional_generator, critic_with_head, generator_input_dim, norm_2d,
+)
 from ganbench.hookspecs import hookimpl
 
 SIZES = (28, 32, 64)
@@ -31,7 +33,7 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _critic(channels: int, size: int, norm: str) -> nn.Sequential:
+def _critic(channels: int, size: int, norm: str, spec: ArchSpec) -> nn.Module:
     widths = [BASE_WIDTH * 2**i for i in range(2 if size == 28 else int(math.log2(size // 4)))]
     layers: list[nn.Module] = []
     width_in = channels
@@ -42,11 +44,12 @@ def _critic(channels: int, size: int, norm: str) -> nn.Sequential:
             layers.append(norm_2d(norm, width))
         layers.append(nn.LeakyReLU(0.2))
         width_in = width
+    width_in += spec.minibatch_std  # the minibatch-std channel, appended before the head
     if size == 28:  # 28 → 14 → 7, then a linear read-out
-        layers += [nn.Flatten(), nn.Linear(width_in * 7 * 7, 1), nn.Flatten(0)]
+        head = nn.Sequential(nn.Flatten(), nn.Linear(width_in * 7 * 7, 1))
     else:  # size → ... → 4, then a 4×4 convolution to one score
-        layers += [nn.Conv2d(width_in, 1, 4, 1, 0), nn.Flatten(0)]
-    return nn.Sequential(*layers)
+        head = nn.Sequential(nn.Conv2d(width_in, 1, 4, 1, 0))
+    return critic_with_head(nn.Sequential(*layers), head, spec)
 
 
 def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
@@ -72,6 +75,8 @@ def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
 class DCGAN(Architecture):
     name = "dcgan"
     description = "DCGAN convolutional pair for 28x28, 32x32 and 64x64 images, N(0, 0.02) init."
+    supports_minibatch_std = True
+    supports_conditional = True
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -85,8 +90,8 @@ class DCGAN(Architecture):
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
         channels, size = spec.data_shape[0], spec.data_shape[1]
-        generator = _generator(spec.latent_dim, channels, size)
-        critic = _critic(channels, size, spec.critic_norm)
+        generator = conditional_generator(_generator(generator_input_dim(spec), channels, size), spec)
+        critic = _critic(channels, size, spec.critic_norm, spec)
         generator.apply(dcgan_init)
         critic.apply(dcgan_init)
         return generator, critic

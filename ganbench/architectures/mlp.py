@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganbench.architectures import ArchSpec, Architecture, Reshape
+from ganbench.architectures import (
+    ArchSpec, Architecture, Reshape, conditional_generator, critic_with_head, generator_input_dim,
+)
 from ganbench.hookspecs import hookimpl
 
 
@@ -23,16 +25,17 @@ def _generator_image(latent_dim: int, out_dim: int, shape: tuple[int, ...]) -> n
     return nn.Sequential(*layers, nn.Linear(width_in, out_dim), nn.Tanh(), Reshape(*shape))
 
 
-def _critic_image(in_dim: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(in_dim, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
-        nn.LeakyReLU(0.2), nn.Linear(256, 1), nn.Flatten(0),
-    )
+def _critic_image(in_dim: int, spec: ArchSpec) -> nn.Module:
+    body = nn.Sequential(nn.Flatten(), nn.Linear(in_dim, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
+                         nn.LeakyReLU(0.2))
+    return critic_with_head(body, nn.Sequential(nn.Linear(256 + spec.minibatch_std, 1)), spec)
 
 
 class MLP(Architecture):
     name = "mlp"
     description = "Fully connected pair: the course's 784-d MLP for images, a small one for 1-D/2-D."
+    supports_minibatch_std = True
+    supports_conditional = True
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -48,18 +51,18 @@ class MLP(Architecture):
         return 6 if data_shape == (1,) else 8
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
+        in_dim = generator_input_dim(spec)
         if spec.data_kind == "image":
-            return (_generator_image(spec.latent_dim, spec.data_dim, spec.data_shape),
-                    _critic_image(spec.data_dim))
+            generator = _generator_image(in_dim, spec.data_dim, spec.data_shape)
+            return conditional_generator(generator, spec), _critic_image(spec.data_dim, spec)
         generator = nn.Sequential(
-            nn.Linear(spec.latent_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+            nn.Linear(in_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
             nn.Linear(64, spec.data_dim), Reshape(*spec.data_shape),
         )
-        critic = nn.Sequential(
-            nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
-            nn.LeakyReLU(0.2), nn.Linear(64, 1), nn.Flatten(0),
-        )
-        return generator, critic
+        body = nn.Sequential(nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2),
+                             nn.Linear(64, 64), nn.LeakyReLU(0.2))
+        critic = critic_with_head(body, nn.Sequential(nn.Linear(64 + spec.minibatch_std, 1)), spec)
+        return conditional_generator(generator, spec), critic
 
 
 @hookimpl
