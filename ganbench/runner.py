@@ -22,7 +22,7 @@ from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import Catalog
-from ganbench.samples import fixed_noise, save_samples
+from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
     atomic_path, is_done, read_json, write_json,
@@ -123,12 +123,15 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     })
     task = progress.add_task(config.run_id, total=config.steps) if progress else None
     started = time.perf_counter()
-    dataset_kind = catalog.datasets.get(config.dataset).kind
-    noise = fixed_noise(config.seed, dataset_kind, config.latent_dim)
+    dataset_cls = catalog.datasets.get(config.dataset)
+    dataset_kind = dataset_cls.kind
+    num_classes = dataset_cls.num_classes if catalog.variants.get(config.variant).conditional else None
+    noise = fixed_noise(config.seed, dataset_kind, config.latent_dim, num_classes)
+    labels = sample_labels(noise.shape[0], dataset_kind, num_classes) if num_classes else None
 
     def on_samples(step: int, generator) -> None:
         save_samples(generator, noise, dataset_kind, run_dir / f"samples-step{step:06d}.png",
-                     title=f"{config.variant} step {step}")
+                     title=f"{config.variant} step {step}", labels=labels)
 
     evaluations: list[dict[str, Any]] = []
 
@@ -150,7 +153,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     eval_start = time.perf_counter()
     real = outcome.source.sample(2000) if dataset_kind == "vector" else None
     save_samples(outcome.generator, noise, dataset_kind, run_dir / SAMPLES_FILE, real=real,
-                 title=f"{config.variant} on {config.dataset}, seed {config.seed}")
+                 title=f"{config.variant} on {config.dataset}, seed {config.seed}", labels=labels)
     values, errors, details = evaluate(
         config, catalog, dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
         history=outcome.history, data_root=data_root,
