@@ -26,6 +26,8 @@ Examples:
 
   ganbench run --datasets ring-8,grid-25 --seeds 0,1,2 --steps 2000 --set wgan-gp.lambda_gp=5
 
+  ganbench run --variants vanilla,cgan --datasets ring-8 --real-target 0.9 --spectral-norm --ttur
+
   ganbench table results/default --format latex
 
   ganbench list variants
@@ -58,7 +60,13 @@ def run(
     eval_every: Annotated[Optional[int], typer.Option(help="Also compute FID-like metrics every N steps (0: only at the end).")] = None,
     fid_pipeline: Annotated[Optional[str], typer.Option(help="Inception input pipeline: tf (torch-fidelity, TF-compatible) or pytorch-fid. [default: tf]")] = None,
     inception_weights: Annotated[Optional[Path], typer.Option(help="The FID Inception weights file (pt_inception-2015-12-05-6726825d.pth).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: VARIANT.FIELD=VALUE or train.FIELD=VALUE (repeatable).")] = None,
+    real_target: Annotated[Optional[float], typer.Option(help="One-sided label smoothing: BCE target for real samples, e.g. 0.9 (logit variants only). [default: 1]", rich_help_panel="Training options")] = None,
+    instance_noise: Annotated[Optional[float], typer.Option(help="Std of Gaussian noise added to real and fake critic inputs, annealed linearly to 0. [default: 0]", rich_help_panel="Training options")] = None,
+    minibatch_std: Annotated[Optional[bool], typer.Option("--minibatch-std", help="Minibatch standard deviation feature before the critic's last layer.", rich_help_panel="Training options")] = None,
+    unrolled_steps: Annotated[Optional[int], typer.Option(help="Generator loss against a copy of the critic after K lookahead steps (unrolled GAN). [default: 0]", rich_help_panel="Training options")] = None,
+    ttur: Annotated[Optional[bool], typer.Option("--ttur", help="Two time-scale update rule: lr_d = 4 x lr_g.", rich_help_panel="Training options")] = None,
+    spectral_norm: Annotated[Optional[bool], typer.Option("--spectral-norm", help="Spectral normalisation on every critic layer.", rich_help_panel="Training options")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: VARIANT.FIELD=VALUE, train.FIELD=VALUE or options.FIELD=VALUE (repeatable).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML config file; command-line options win over it.")] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
     sweep: Annotated[str, typer.Option(help="Sweep name: runs go to OUT/SWEEP/RUN-ID/.")] = "default",
@@ -91,6 +99,11 @@ def run(
         for name, value in flags.items():
             if value is not None:
                 cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)
+        options = {"real_target": real_target, "instance_noise": instance_noise, "minibatch_std": minibatch_std,
+                   "unrolled_steps": unrolled_steps, "ttur": ttur, "spectral_norm": spectral_norm}
+        for name, value in options.items():
+            if value is not None:
+                cfg.apply_setting(sweep_config, f"options.{name}", value, catalog)
         for text in set_ or []:
             cfg.apply_setting(sweep_config, *cfg.parse_set_option(text), catalog)
         runs = cfg.resolve_runs(sweep_config, catalog)

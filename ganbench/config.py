@@ -15,6 +15,7 @@ from typing import Any, Literal
 import torch
 
 from ganbench.errors import UsageError
+from ganbench.options import TrainingOptions, apply_ttur, check_compatible
 from ganbench.plugins import Catalog
 
 DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
@@ -66,6 +67,7 @@ class SweepConfig:
     metrics: list[str] | None = None  # None: every metric that applies
     train: TrainSettings = field(default_factory=TrainSettings)
     variant_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # TrainingOptions fields set by the user
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,20 @@ class RunConfig:
     eval_every: int = 0
     fid_pipeline: str = "tf"
     inception_weights: str | None = None
+    options: dict[str, Any] = field(default_factory=lambda: TrainingOptions().to_dict())
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
-                "device", "variant_params")
+                "device", "variant_params", "options")
+
+    @property
+    def training_options(self) -> TrainingOptions:
+        return TrainingOptions.from_dict(self.options)
 
     def digest(self) -> str:
         identity = {name: getattr(self, name) for name in self.IDENTITY}
+        if self.training_options.is_default():
+            del identity["options"]  # runs without options keep the digests they had before options
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -110,6 +119,7 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["metrics"] = tuple(values.get("metrics", ()))
+        values["options"] = TrainingOptions.from_dict(values.get("options")).to_dict()
         return cls(**values)
 
 
@@ -203,10 +213,17 @@ def _unknown_field(where: str, name: str, known: list[str]) -> UsageError:
 # --- building a sweep -----------------------------------------------------------------------
 
 def apply_setting(sweep: SweepConfig, key: str, value: Any, catalog: Catalog) -> None:
-    """Apply ``train.FIELD=VALUE`` or ``VARIANT.FIELD=VALUE`` to ``sweep``."""
+    """Apply ``train.FIELD=VALUE``, ``options.FIELD=VALUE`` or ``VARIANT.FIELD=VALUE`` to ``sweep``."""
     scope, _, name = key.partition(".")
     if not name:
-        raise UsageError(f"setting {key!r} must look like VARIANT.FIELD or train.FIELD (e.g. wgan-gp.lambda_gp).")
+        raise UsageError(f"setting {key!r} must look like VARIANT.FIELD, train.FIELD or options.FIELD "
+                         f"(e.g. wgan-gp.lambda_gp).")
+    if scope == "options":
+        types = field_types(TrainingOptions)
+        if name not in types:
+            raise _unknown_field("options", name, list(types))
+        sweep.options[name] = coerce(value, types[name], key)
+        return
     if scope == "train":
         types = field_types(TrainSettings)
         if name not in types:
@@ -240,6 +257,9 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
 
         [params.wgan-gp]              # any hyperparameter of the variant
         lambda_gp = 5.0
+
+        [options]                     # any field of ganbench.options.TrainingOptions
+        real_target = 0.9
     """
     try:
         data = tomllib.loads(Path(path).read_text())
@@ -247,7 +267,7 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         raise UsageError(f"config file {path} does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
-    known = {"variants", "datasets", "seeds", "metrics", "train", "params"}
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options"}
     for key in data:
         if key not in known:
             raise _unknown_field(str(path), key, sorted(known))
@@ -264,6 +284,8 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds))
     for name, value in data.get("train", {}).items():
         apply_setting(sweep, f"train.{name}", value, catalog)
+    for name, value in data.get("options", {}).items():
+        apply_setting(sweep, f"options.{name}", value, catalog)
     for variant, params in data.get("params", {}).items():
         if not isinstance(params, dict):
             raise UsageError(f"{path}: [params.{variant}] must be a table of FIELD = VALUE.")
@@ -289,6 +311,11 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
     if sweep.train.arch != "auto":
         catalog.architectures.get(sweep.train.arch)
     device = resolve_device(sweep.train.device)
+    try:
+        options = TrainingOptions(**sweep.options)
+    except TypeError as exc:
+        raise UsageError(f"invalid training options: {exc}.") from None
+    options.validate()
     runs = []
     for dataset_name in sweep.datasets:
         dataset_cls = catalog.datasets.get(dataset_name)
@@ -296,22 +323,25 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
             metrics = tuple(n for n in sweep.metrics if catalog.metrics.get(n).applies_to(dataset_cls))
         else:
             metrics = tuple(n for n in catalog.metrics.names() if catalog.metrics.get(n).default_for(dataset_cls))
+        batch_size = sweep.train.batch_size or dataset_cls.default_batch_size
         for variant_name in sweep.variants:
             check_task(catalog, variant_name, dataset_cls)
-            arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog,
-                                            catalog.variants.get(variant_name))
+            variant_cls = catalog.variants.get(variant_name)
+            arch_name = choose_architecture(dataset_cls, sweep.train.arch, catalog, variant_cls)
             arch_cls = catalog.architectures.get(arch_name)
             latent_dim = sweep.train.latent_dim or arch_cls.default_latent_dim(dataset_cls.shape, dataset_cls.kind)
-            params = variant_params(catalog, variant_name, sweep.variant_params.get(variant_name, {}))
+            overrides = sweep.variant_params.get(variant_name, {})
+            check_compatible(options, variant_cls, arch_cls, batch_size=batch_size, variant_overrides=overrides)
+            check_conditional(variant_cls, dataset_cls, arch_cls)
+            params = variant_params(catalog, variant_name, apply_ttur(options, variant_params(catalog, variant_name, overrides)))
             for seed in sweep.seeds:
                 runs.append(RunConfig(
                     variant=variant_name, dataset=dataset_name, seed=seed, arch=arch_name,
-                    steps=sweep.train.steps,
-                    batch_size=sweep.train.batch_size or dataset_cls.default_batch_size,
+                    steps=sweep.train.steps, batch_size=batch_size,
                     latent_dim=latent_dim, device=device, variant_params=params, metrics=metrics,
                     sample_every=sweep.train.sample_every, eval_samples=sweep.train.eval_samples,
                     eval_every=sweep.train.eval_every, fid_pipeline=sweep.train.fid_pipeline,
-                    inception_weights=sweep.train.inception_weights,
+                    inception_weights=sweep.train.inception_weights, options=options.to_dict(),
                 ))
     return runs
 
@@ -329,6 +359,16 @@ def check_task(catalog: Catalog, variant_name: str, dataset_cls: type) -> None:
         f"Use a {variant_task} data set ({', '.join(datasets) or 'none installed'}) with {variant_name!r}, "
         f"or a {dataset_cls.task} variant ({', '.join(variants) or 'none installed'}) with {dataset_cls.name!r}."
     )
+def check_conditional(variant_cls: type, dataset_cls: type, arch_cls: type) -> None:
+    """Refuse a conditional variant on unlabelled data or with an architecture that cannot condition."""
+    if not variant_cls.conditional:
+        return
+    if not dataset_cls.num_classes:
+        raise UsageError(f"variant {variant_cls.name!r} is class-conditional, but data set {dataset_cls.name!r} "
+                         f"has no labels; use a labelled data set (e.g. fashion-mnist, ring-8).")
+    if not getattr(arch_cls, "supports_conditional", False):
+        raise UsageError(f"variant {variant_cls.name!r} is class-conditional, but architecture "
+                         f"{arch_cls.name!r} cannot build conditional networks; use --arch mlp or dcgan.")
 
 
 def variant_params(catalog: Catalog, variant_name: str, overrides: dict[str, Any]) -> dict[str, Any]:

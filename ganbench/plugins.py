@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.variants.rsgan",
     "ganbench.variants.ragan",
     "ganbench.variants.ebgan",
+    "ganbench.variants.cgan",
     "ganbench.variants.cyclegan",
     "ganbench.datasets.toy",
     "ganbench.datasets.images",

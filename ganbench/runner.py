@@ -22,7 +22,7 @@ from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import Catalog
-from ganbench.samples import fixed_noise, save_samples
+from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
     atomic_path, is_done, read_json, write_json,
@@ -127,7 +127,9 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     dataset_cls = catalog.datasets.get(config.dataset)
     dataset_kind = dataset_cls.kind
     translation = dataset_cls.task == "translation"
-    noise = None if translation else fixed_noise(config.seed, dataset_kind, config.latent_dim)
+    num_classes = dataset_cls.num_classes if catalog.variants.get(config.variant).conditional else None
+    noise = None if translation else fixed_noise(config.seed, dataset_kind, config.latent_dim, num_classes)
+    labels = sample_labels(noise.shape[0], dataset_kind, num_classes) if num_classes else None
     train_run = train_translation if translation else train
 
     def on_samples(step: int, generator, source=None) -> None:
@@ -135,7 +137,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         if translation:  # the translation loop passes its data: the pictures show fixed images
             save_translation_samples(generator, source, path)
             return
-        save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}")
+        save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}", labels=labels)
 
     evaluations: list[dict[str, Any]] = []
 
@@ -160,7 +162,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     else:
         real = outcome.source.sample(2000) if dataset_kind == "vector" else None
         save_samples(outcome.generator, noise, dataset_kind, run_dir / SAMPLES_FILE, real=real,
-                     title=f"{config.variant} on {config.dataset}, seed {config.seed}")
+                     title=f"{config.variant} on {config.dataset}, seed {config.seed}", labels=labels)
     values, errors, details = evaluate(
         config, catalog, dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
         history=outcome.history, data_root=data_root,

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
+from ganbench.options import TrainingOptions, instance_noise_std
 from ganbench.plugins import Catalog
 from ganbench.seeding import seed_everything
 from ganbench.timing import PhaseTimer
@@ -52,6 +53,44 @@ class Models:
     opt_d: torch.optim.Optimizer
 
 
+@dataclass(frozen=True)
+class StepSettings:
+    """What one critic or generator step needs besides the models and the data."""
+
+    batch_size: int
+    latent_dim: int
+    real_target: float = 1.0
+    noise_std: float = 0.0  # instance noise at this step
+
+    @classmethod
+    def at(cls, config: RunConfig, step: int) -> StepSettings:
+        options = config.training_options
+        return cls(config.batch_size, config.latent_dim, options.real_target,
+                   instance_noise_std(options, step, config.steps))
+
+
+class LabelledCritic(nn.Module):
+    """A conditional critic with its labels bound, so that ``critic(x)`` works for penalties."""
+
+    def __init__(self, critic: nn.Module, labels: Tensor):
+        super().__init__()
+        self.critic = critic
+        self.labels = labels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.critic(x, self.labels)
+
+
+def _real_batch(variant: Variant, source: DataSource, batch_size: int) -> tuple[Tensor, Tensor | None]:
+    if variant.conditional:
+        return source.sample_with_labels(batch_size)
+    return source.sample(batch_size), None
+
+
+def _with_noise(batch: Tensor, std: float) -> Tensor:
+    return batch if std == 0 else batch + std * torch.randn_like(batch)
+
+
 def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
     variant_cls = catalog.variants.get(config.variant)
     return variant_cls(variant_cls.Params(**config.variant_params))
@@ -60,43 +99,52 @@ def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
 def build_models(config: RunConfig, catalog: Catalog, variant: Variant, dataset: Dataset,
                  device: torch.device) -> Models:
     """Build the pair, let the variant re-initialise it, spectrally normalise the critic if the
-    variant asks, and make the optimisers."""
+    variant or the training options ask, and make the optimisers."""
+    options = config.training_options
     architecture = catalog.architectures.get(config.arch)()
     spec = ArchSpec(dataset.shape, dataset.kind, config.latent_dim, variant.critic_norm,
-                    variant.critic_kind)
+                    variant.critic_kind,
+                    num_classes=dataset.num_classes if variant.conditional else None,
+                    minibatch_std=options.minibatch_std)
     architecture.check_critic_kind(spec.critic_kind)
     generator, critic = architecture.build(spec)
     variant.init_weights(generator)
     variant.init_weights(critic)
-    if variant.spectral_norm:
+    if variant.spectral_norm or options.spectral_norm:
         apply_spectral_norm(critic)
     generator.to(device)
     critic.to(device)
-    opt_g, opt_d = variant.make_optimizers(generator, critic)
+    opt_g, opt_d = variant.make_optimizers(generator, critic)  # TTUR is already in variant_params
     return Models(generator, critic, opt_g, opt_d)
 
 
-def critic_step(variant: Variant, models: Models, source: DataSource, batch_size: int,
-                latent_dim: int, timer: PhaseTimer, use_penalty: bool = True
+def critic_step(variant: Variant, models: Models, source: DataSource, settings: StepSettings,
+                timer: PhaseTimer, use_penalty: bool = True
                 ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
     """One critic update. The penalty's forward and double backward are timed as ``penalty``.
 
     The adversarial loss and the penalty are backpropagated separately so that the penalty's
     share of the time can be measured; their gradients add up exactly as for their sum.
+    With instance noise, the critic (and its penalty) see the noisy real and fake batches.
     """
-    real = source.sample(batch_size)
-    noise = torch.randn(batch_size, latent_dim, device=real.device)
+    real, labels = _real_batch(variant, source, settings.batch_size)
+    noise = torch.randn(settings.batch_size, settings.latent_dim, device=real.device)
     with torch.no_grad():
-        fake = models.generator(noise)
-    real_scores = models.critic(real)
-    fake_scores = models.critic(fake)
-    loss = variant.discriminator_loss(real_scores, fake_scores)
+        fake = models.generator(noise) if labels is None else models.generator(noise, labels)
+    real, fake = _with_noise(real, settings.noise_std), _with_noise(fake, settings.noise_std)
+    critic = models.critic if labels is None else LabelledCritic(models.critic, labels)
+    real_scores = critic(real)
+    fake_scores = critic(fake)
+    if settings.real_target != 1.0:
+        loss = variant.discriminator_loss(real_scores, fake_scores, real_target=settings.real_target)
+    else:
+        loss = variant.discriminator_loss(real_scores, fake_scores)
     models.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     penalty = None
     if use_penalty:
         with timer.phase("penalty"):
-            penalty = variant.penalty(models.critic, real, fake)
+            penalty = variant.penalty(critic, real, fake)
             if penalty is not None:
                 penalty.backward()
     models.opt_d.step()
@@ -104,12 +152,39 @@ def critic_step(variant: Variant, models: Models, source: DataSource, batch_size
     return loss.detach(), None if penalty is None else penalty.detach(), real_scores.detach(), fake_scores.detach()
 
 
-def generator_step(variant: Variant, models: Models, source: DataSource, batch_size: int,
-                   latent_dim: int, device: torch.device) -> Tensor:
-    models.critic.requires_grad_(False)  # no critic gradients are needed for G's update
-    noise = torch.randn(batch_size, latent_dim, device=device)
-    fake_scores = models.critic(models.generator(noise))
-    real_scores = models.critic(source.sample(batch_size)) if variant.generator_uses_real else None
+def lookahead_critic(variant: Variant, models: Models, source: DataSource, settings: StepSettings,
+                     steps: int) -> nn.Module:
+    """A copy of the critic after ``steps`` further critic steps (unrolled GAN, Metz et al. 2017).
+
+    The copy starts from the critic's weights and its optimiser's state; the real critic and
+    its optimiser are left unchanged. The steps' time counts as the generator step's.
+    """
+    critic = copy.deepcopy(models.critic)
+    _, optimizer = variant.make_optimizers(models.generator, critic)
+    optimizer.load_state_dict(copy.deepcopy(models.opt_d.state_dict()))
+    ahead = Models(models.generator, critic, models.opt_g, optimizer)
+    scratch_timer = PhaseTimer(torch.device("cpu"))
+    for _ in range(steps):
+        critic_step(variant, ahead, source, settings, scratch_timer)
+    return critic
+
+
+def generator_step(variant: Variant, models: Models, source: DataSource, settings: StepSettings,
+                   device: torch.device, unrolled_steps: int = 0) -> Tensor:
+    """One generator update, against a :func:`lookahead_critic` when ``unrolled_steps`` > 0."""
+    critic = models.critic
+    if unrolled_steps:
+        critic = lookahead_critic(variant, models, source, settings, unrolled_steps)
+    critic.requires_grad_(False)  # no critic gradients are needed for G's update
+    real, labels = _real_batch(variant, source, settings.batch_size) if variant.conditional else (None, None)
+    scorer = critic if labels is None else LabelledCritic(critic, labels)
+    noise = torch.randn(settings.batch_size, settings.latent_dim, device=device)
+    fake = models.generator(noise) if labels is None else models.generator(noise, labels)
+    fake_scores = scorer(_with_noise(fake, settings.noise_std))
+    real_scores = None
+    if variant.generator_uses_real:
+        real = source.sample(settings.batch_size) if real is None else real
+        real_scores = scorer(_with_noise(real, settings.noise_std))
     loss = variant.generator_loss(fake_scores, real_scores)
     models.opt_g.zero_grad(set_to_none=True)
     loss.backward()
@@ -161,7 +236,7 @@ def measure_penalty_ratio(variant: Variant, models: Models, source: DataSource, 
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
-            critic_step(variant, probe, source, config.batch_size, config.latent_dim, timer, use_penalty)
+            critic_step(variant, probe, source, StepSettings.at(config, 0), timer, use_penalty)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if i >= 2:  # the first pair warms up
@@ -210,13 +285,15 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
 
     start = time.perf_counter()
     read_up_to = 0
+    unrolled_steps = config.training_options.unrolled_steps
     for step in range(config.steps):
+        settings = StepSettings.at(config, step)
         with timer.phase("critic"):
             for _ in range(variant.n_critic):
                 d_loss, penalty, real_scores, fake_scores = critic_step(
-                    variant, models, source, config.batch_size, config.latent_dim, timer)
+                    variant, models, source, settings, timer)
         with timer.phase("generator"):
-            g_loss = generator_step(variant, models, source, config.batch_size, config.latent_dim, device)
+            g_loss = generator_step(variant, models, source, settings, device, unrolled_steps)
         buffer[step] = torch.stack([g_loss, d_loss, nan if penalty is None else penalty,
                                     *critic_diagnostics(variant, real_scores, fake_scores, nan)]).float()
         last = step + 1 == config.steps

@@ -71,7 +71,7 @@ def test_toy_run_with_set_and_json(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["run", "--variants", "wgan_gp"], "unknown variant 'wgan_gp'; did you mean 'wgan-gp'? Available: cyclegan, dcgan, ebgan, hinge, lsgan, r1, ragan, rsgan, vanilla, wgan, wgan-gp"),
+    (["run", "--variants", "wgan_gp"], "unknown variant 'wgan_gp'; did you mean 'wgan-gp'? Available: cgan, cyclegan, dcgan, ebgan, hinge, lsgan, r1, ragan, rsgan, vanilla, wgan, wgan-gp"),
     (["run", "--datasets", "fashion_mnist"], "did you mean 'fashion-mnist'?"),
     (["run", "--steps", "-5"], "steps must be a positive integer"),
     (["run", "--set", "wgan-gp.lambda_gp=abc"], "wgan-gp.lambda_gp must be a number, got 'abc'"),

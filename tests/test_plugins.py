@@ -99,7 +99,7 @@ def test_unknown_name_suggests_the_closest():
         catalog.variants.get("wgan_gp")
     message = str(info.value)
     assert message.startswith("unknown variant 'wgan_gp'; did you mean 'wgan-gp'?")
-    assert "Available: cyclegan, dcgan, ebgan, hinge, lsgan, r1, ragan, rsgan, vanilla, wgan, wgan-gp" in message
+    assert "Available: cgan, cyclegan, dcgan, ebgan, hinge, lsgan, r1, ragan, rsgan, vanilla, wgan, wgan-gp" in message
     with pytest.raises(UnknownNameError, match="unknown dataset 'zzz'. Available: "):
         catalog.datasets.get("zzz")
 

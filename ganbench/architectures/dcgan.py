@@ -15,7 +15,10 @@ import math
 
 from torch import nn
 
-from ganbench.architectures import ArchSpec, Architecture, ReconstructionEnergy, Reshape, norm_2d
+from ganbench.architectures import (
+    ArchSpec, Architecture, ReconstructionEnergy, Reshape, conditional_generator, critic_with_head,
+    generator_input_dim, norm_2d,
+)
 from ganbench.hookspecs import hookimpl
 
 SIZES = (28, 32, 64)
@@ -54,14 +57,14 @@ def _encoder(channels: int, size: int, norm: str) -> list[nn.Module]:
     return layers
 
 
-def _critic(channels: int, size: int, norm: str) -> nn.Sequential:
+def _critic(channels: int, size: int, norm: str, spec: ArchSpec) -> nn.Module:
     layers = _encoder(channels, size, norm)
-    width_in = _widths(size)[-1]
+    width_in = _widths(size)[-1] + spec.minibatch_std  # the minibatch-std channel, appended before the head
     if size == 28:  # 28 → 14 → 7, then a linear read-out
-        layers += [nn.Flatten(), nn.Linear(width_in * 7 * 7, 1), nn.Flatten(0)]
+        head = nn.Sequential(nn.Flatten(), nn.Linear(width_in * 7 * 7, 1))
     else:  # size → ... → 4, then a 4×4 convolution to one score
-        layers += [nn.Conv2d(width_in, 1, 4, 1, 0), nn.Flatten(0)]
-    return nn.Sequential(*layers)
+        head = nn.Sequential(nn.Conv2d(width_in, 1, 4, 1, 0))
+    return critic_with_head(nn.Sequential(*layers), head, spec)
 
 
 def _autoencoder(channels: int, size: int, norm: str) -> ReconstructionEnergy:
@@ -102,6 +105,8 @@ class DCGAN(Architecture):
     name = "dcgan"
     description = "DCGAN convolutional pair for 28x28, 32x32 and 64x64 images, N(0, 0.02) init."
     critic_kinds = ("scalar", "autoencoder")
+    supports_minibatch_std = True
+    supports_conditional = True
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -115,12 +120,12 @@ class DCGAN(Architecture):
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
         channels, size = spec.data_shape[0], spec.data_shape[1]
-        generator = _generator(spec.latent_dim, channels, size)
+        generator = conditional_generator(_generator(generator_input_dim(spec), channels, size), spec)
         self.check_critic_kind(spec.critic_kind)
         if spec.critic_kind == "autoencoder":
             critic = _autoencoder(channels, size, spec.critic_norm)
         else:
-            critic = _critic(channels, size, spec.critic_norm)
+            critic = _critic(channels, size, spec.critic_norm, spec)
         generator.apply(dcgan_init)
         critic.apply(dcgan_init)
         return generator, critic

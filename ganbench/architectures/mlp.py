@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganbench.architectures import ArchSpec, Architecture, ReconstructionEnergy, Reshape
+from ganbench.architectures import (
+    ArchSpec, Architecture, ReconstructionEnergy, Reshape, conditional_generator, critic_with_head,
+    generator_input_dim,
+)
 from ganbench.hookspecs import hookimpl
 
 
@@ -37,17 +40,18 @@ def _autoencoder(in_dim: int, hidden: tuple[int, ...]) -> ReconstructionEnergy:
     return ReconstructionEnergy(nn.Sequential(*encoder), nn.Sequential(*decoder[:-1]))
 
 
-def _critic_image(in_dim: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(in_dim, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
-        nn.LeakyReLU(0.2), nn.Linear(256, 1), nn.Flatten(0),
-    )
+def _critic_image(in_dim: int, spec: ArchSpec) -> nn.Module:
+    body = nn.Sequential(nn.Flatten(), nn.Linear(in_dim, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
+                         nn.LeakyReLU(0.2))
+    return critic_with_head(body, nn.Sequential(nn.Linear(256 + spec.minibatch_std, 1)), spec)
 
 
 class MLP(Architecture):
     name = "mlp"
     description = "Fully connected pair: the course's 784-d MLP for images, a small one for 1-D/2-D."
     critic_kinds = ("scalar", "autoencoder")
+    supports_minibatch_std = True
+    supports_conditional = True
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -66,23 +70,23 @@ class MLP(Architecture):
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
         self.check_critic_kind(spec.critic_kind)
+        in_dim = generator_input_dim(spec)
         image = spec.data_kind == "image"
         if spec.critic_kind == "autoencoder":
             critic = _autoencoder(spec.data_dim, (512, 256) if image else (64, 64))
         elif image:
-            critic = _critic_image(spec.data_dim)
+            critic = _critic_image(spec.data_dim, spec)
         else:
-            critic = nn.Sequential(
-                nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
-                nn.LeakyReLU(0.2), nn.Linear(64, 1), nn.Flatten(0),
-            )
+            body = nn.Sequential(nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2),
+                                 nn.Linear(64, 64), nn.LeakyReLU(0.2))
+            critic = critic_with_head(body, nn.Sequential(nn.Linear(64 + spec.minibatch_std, 1)), spec)
         if image:
-            return _generator_image(spec.latent_dim, spec.data_dim, spec.data_shape), critic
+            return conditional_generator(_generator_image(in_dim, spec.data_dim, spec.data_shape), spec), critic
         generator = nn.Sequential(
-            nn.Linear(spec.latent_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+            nn.Linear(in_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
             nn.Linear(64, spec.data_dim), Reshape(*spec.data_shape),
         )
-        return generator, critic
+        return conditional_generator(generator, spec), critic
 
 
 @hookimpl

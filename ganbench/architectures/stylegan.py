@@ -140,6 +140,7 @@ class StyleGAN(Architecture):
     name = "stylegan"
     description = ("StyleGAN-style G (mapping net, constant input, AdaIN, noise, style mixing) "
                    "with the DCGAN critic; only with --arch stylegan.")
+    supports_minibatch_std = True
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:
@@ -154,7 +155,7 @@ class StyleGAN(Architecture):
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
         channels, size = spec.data_shape[0], spec.data_shape[1]
         generator = StyleGenerator(spec.latent_dim, channels, size)
-        critic = _critic(channels, size, spec.critic_norm)
+        critic = _critic(channels, size, spec.critic_norm, spec)  # honours --minibatch-std
         critic.apply(dcgan_init)
         return generator, critic
 

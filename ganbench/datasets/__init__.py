@@ -40,6 +40,11 @@ class DataSource:
         """A batch of ``batch_size`` samples, float32 in [-1, 1] (roughly, for toy data)."""
         raise NotImplementedError
 
+    def sample_with_labels(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """A batch as :meth:`sample` gives it and its int64 class labels (for conditional
+        variants). Sources of unlabelled data raise ``TypeError``."""
+        raise TypeError(f"{type(self).__name__} has no labels; conditional variants need labelled data.")
+
     def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
         """The samples at ``indices`` (in [-1, 1], on the device) and their labels, if any.
 
@@ -69,6 +74,12 @@ class TensorSource(DataSource):
         index = torch.randint(0, self.num_items, (batch_size,), device=self.data.device)
         return to_unit_range(self.data[index])
 
+    def sample_with_labels(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        if self.labels is None:
+            return super().sample_with_labels(batch_size)
+        index = torch.randint(0, self.num_items, (batch_size,), device=self.data.device)
+        return to_unit_range(self.data[index]), self.labels[index]
+
     def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
         indices = indices.to(self.data.device)
         labels = None if self.labels is None else self.labels[indices]
@@ -92,18 +103,22 @@ class StreamingSource(DataSource):
         self._iterator: Iterator | None = None
         self._info = info or {}
 
-    def _batches(self, batch_size: int) -> Iterator[Tensor]:
+    def _batches(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
         sampler = torch.utils.data.RandomSampler(
             self.dataset, replacement=True, num_samples=2**62, generator=self._generator
         )
         loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, sampler=sampler)
-        for images, _labels in loader:
-            yield images
+        yield from loader
 
     def sample(self, batch_size: int) -> Tensor:
+        return self.sample_with_labels(batch_size)[0]
+
+    def sample_with_labels(self, batch_size: int) -> tuple[Tensor, Tensor]:
         if self._iterator is None or self._batch_size != batch_size:
             self._batch_size, self._iterator = batch_size, self._batches(batch_size)
-        return to_unit_range(next(self._iterator)).to(self.device, non_blocking=True)
+        images, labels = next(self._iterator)
+        return (to_unit_range(images).to(self.device, non_blocking=True),
+                torch.as_tensor(labels, dtype=torch.int64).to(self.device))
 
     def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
         pairs = [self.dataset[int(i)] for i in indices]

@@ -26,9 +26,10 @@ class MixtureSource(DataSource):
         self.shape = (centres.shape[1],)
 
     def sample(self, batch_size: int) -> Tensor:
-        return self.sample_labelled(batch_size)[0]
+        return self.sample_with_labels(batch_size)[0]
 
-    def sample_labelled(self, batch_size: int) -> tuple[Tensor, Tensor]:
+    def sample_with_labels(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """Samples and the index of the mode each was drawn from (their class label)."""
         modes = torch.randint(0, self.centres.shape[0], (batch_size,), device=self.centres.device)
         noise = torch.randn(batch_size, self.centres.shape[1], device=self.centres.device)
         return self.centres[modes] + self.sigma * noise, modes
@@ -38,7 +39,8 @@ class MixtureSource(DataSource):
 
 
 class GaussianMixture(Dataset):
-    """Base class of the toy mixtures: subclasses define :meth:`centres` and ``sigma``."""
+    """Base class of the toy mixtures: subclasses define :meth:`centres`, ``sigma`` and
+    ``num_classes`` (the number of modes: a sample's label is its mode's index)."""
 
     kind = "vector"
     sigma: ClassVar[float]
@@ -55,6 +57,7 @@ class GaussianMixture(Dataset):
 
 class GaussianMixture1D(GaussianMixture):
     name = "gaussian-1d"
+    num_classes = 2
     description = "1-D mixture of 2 Gaussians at -2 and 2, sigma 0.35."
     shape = (1,)
     sigma = 0.35
@@ -66,6 +69,7 @@ class GaussianMixture1D(GaussianMixture):
 
 class Ring8(GaussianMixture):
     name = "ring-8"
+    num_classes = 8
     description = "2-D: 8 Gaussians on a circle of radius 2, sigma 0.02."
     shape = (2,)
     sigma = 0.02
@@ -78,6 +82,7 @@ class Ring8(GaussianMixture):
 
 class Grid25(GaussianMixture):
     name = "grid-25"
+    num_classes = 25
     description = "2-D: 5x5 grid of Gaussians at {-2,-1,0,1,2}^2, sigma 0.05."
     shape = (2,)
     sigma = 0.05

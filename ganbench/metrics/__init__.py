@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from ganbench.architectures import cyclic_labels, generator_classes
 from ganbench.datasets import DataSource, Dataset
 
 Requirement = Literal["samples", "real", "history"]
@@ -56,19 +57,30 @@ class EvaluationContext:
         """Record how a metric's figures were obtained (features, sample counts, ...)."""
         self.details.setdefault(metric, {}).update(facts)
 
+    def requested_labels(self, n: int | None = None) -> Tensor | None:
+        """The classes :meth:`generated` asks a conditional generator for (0, 1, ..., C-1, 0, ...;
+        on the CPU), or ``None`` for an unconditional generator."""
+        num_classes = generator_classes(self.generator)
+        return None if num_classes is None else cyclic_labels(n or self.eval_samples, num_classes)
+
     def generated(self, n: int | None = None, batch_size: int = 1000) -> Tensor:
-        """``n`` (default ``eval_samples``) generated samples from seeded noise, on the device."""
+        """``n`` (default ``eval_samples``) generated samples from seeded noise, on the device;
+        for a conditional generator, of the classes :meth:`requested_labels` gives."""
         n = n or self.eval_samples
         if ("generated", n) in self.memo:
             return self.memo[("generated", n)]
         noise_rng = torch.Generator(device="cpu").manual_seed(10_000 + self.seed)
         was_training = self.generator.training
         self.generator.eval()
+        labels = self.requested_labels(n)
         chunks = []
         with torch.no_grad():
             for start in range(0, n, batch_size):
-                z = torch.randn(min(batch_size, n - start), self.latent_dim, generator=noise_rng)
-                chunks.append(self.generator(z.to(self.device)))
+                z = torch.randn(min(batch_size, n - start), self.latent_dim, generator=noise_rng).to(self.device)
+                if labels is None:
+                    chunks.append(self.generator(z))
+                else:
+                    chunks.append(self.generator(z, labels[start:start + z.shape[0]].to(self.device)))
         self.generator.train(was_training)
         samples = self.memo[("generated", n)] = torch.cat(chunks)
         return samples

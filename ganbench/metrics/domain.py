@@ -10,6 +10,8 @@ data these features see what matters there better than ImageNet's Inception does
 
 from __future__ import annotations
 
+import torch
+
 from ganbench.datasets import Dataset
 from ganbench.hookspecs import hookimpl
 from ganbench.metrics import EvaluationContext, Metric
@@ -64,10 +66,13 @@ class DomainIS(DomainMetric):
 
 
 class ClassCoverage(DomainMetric):
+    """For a conditional generator also ``label_accuracy``: the share of samples the
+    classifier assigns to the class they were generated for."""
+
     name = "class-coverage"
     description = "Classes covered by generated samples and KL(generated || real) of class histograms."
-    higher_is_better = {"classes_covered": True, "class_kl": False}
-    labels = {"classes_covered": "classes covered", "class_kl": "class KL"}
+    higher_is_better = {"classes_covered": True, "class_kl": False, "label_accuracy": True}
+    labels = {"classes_covered": "classes covered", "class_kl": "class KL", "label_accuracy": "label accuracy"}
     over_training = True
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
@@ -75,7 +80,12 @@ class ClassCoverage(DomainMetric):
         real = real_features(context, extractor)
         fake_logits = generated_features(context, extractor)["logits"]
         self._describe(context, self.name, extractor)
-        return class_statistics(fake_logits, real["labels"], context.dataset.num_classes)
+        values = class_statistics(fake_logits, real["labels"], context.dataset.num_classes)
+        requested = context.requested_labels()
+        if requested is not None:
+            predicted = torch.as_tensor(fake_logits).argmax(dim=1).cpu()
+            values["label_accuracy"] = float((predicted == requested).double().mean())
+        return values
 
 
 class DomainPrecisionRecall(DomainMetric):

@@ -18,26 +18,33 @@ from ganbench.metrics import EvaluationContext, Metric
 MIN_PER_MODE_SHARE = 0.2
 
 
-def mode_statistics(samples: torch.Tensor, centres: torch.Tensor, sigma: float) -> dict[str, float]:
-    """``modes_covered`` and ``high_quality`` (share of samples within 3 sigma of a mode)."""
+def mode_statistics(samples: torch.Tensor, centres: torch.Tensor, sigma: float,
+                    requested: torch.Tensor | None = None) -> dict[str, float]:
+    """``modes_covered`` and ``high_quality`` (share of samples within 3 sigma of a mode); with
+    the ``requested`` mode of each sample (conditional generators), ``label_accuracy``: the
+    share whose nearest mode is the requested one (like a classifier's arg-max)."""
     distances = torch.cdist(samples.double(), centres.double())
     nearest_distance, nearest = distances.min(dim=1)
     good = nearest_distance <= 3 * sigma
     counts = torch.bincount(nearest[good], minlength=centres.shape[0])
     needed = MIN_PER_MODE_SHARE * samples.shape[0] / centres.shape[0]
-    return {
+    values = {
         "modes_covered": float((counts >= needed).sum()),
         "high_quality": float(good.double().mean()),
     }
+    if requested is not None:
+        values["label_accuracy"] = float((nearest == requested).double().mean())
+    return values
 
 
 class ModeCoverage(Metric):
     name = "mode-coverage"
     description = "Modes covered and share of samples within 3 sigma of a mode (toy mixtures)."
     requires = frozenset({"samples"})
-    higher_is_better = {"modes_covered": True, "high_quality": True}
+    higher_is_better = {"modes_covered": True, "high_quality": True, "label_accuracy": True}
     over_training = True
-    labels = {"modes_covered": "modes covered", "high_quality": "high-quality share"}
+    labels = {"modes_covered": "modes covered", "high_quality": "high-quality share",
+              "label_accuracy": "label accuracy"}
 
     @classmethod
     def applies_to(cls, dataset) -> bool:
@@ -45,7 +52,8 @@ class ModeCoverage(Metric):
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         samples = context.generated().flatten(start_dim=1).cpu()
-        return mode_statistics(samples, context.dataset.centres(), context.dataset.sigma)
+        return mode_statistics(samples, context.dataset.centres(), context.dataset.sigma,
+                               context.requested_labels())
 
 
 class Wasserstein1D(Metric):

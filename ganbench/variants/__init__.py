@@ -75,6 +75,13 @@ class Variant:
     * ``task``: ``"generation"`` (noise to samples, trained by :mod:`ganbench.training`) or
       ``"translation"`` (two unpaired domains, trained by :mod:`ganbench.translation`; see
       :class:`TranslationVariant`). Runs pair variants only with data sets of the same task.
+    * ``supports_real_target``: whether :meth:`discriminator_loss` accepts a keyword
+      ``real_target`` (the target for real samples, below 1 with one-sided label smoothing,
+      ``--real-target``). Logit/BCE variants set it; the core passes the keyword only when
+      smoothing is on, so other variants keep the two-argument signature;
+    * ``conditional``: whether G and the critic take class labels. ganbench then samples
+      labelled batches, builds class-conditional networks (``ArchSpec.num_classes``) and calls
+      ``generator(z, labels)`` and ``critic(x, labels)``; the losses are unchanged.
     """
 
     name: ClassVar[str]
@@ -87,6 +94,8 @@ class Variant:
     preferred_arch: ClassVar[str | None] = None
     generator_uses_real: ClassVar[bool] = False
     task: ClassVar[Task] = "generation"
+    supports_real_target: ClassVar[bool] = False
+    conditional: ClassVar[bool] = False
 
     def __init__(self, params: VariantParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
@@ -102,7 +111,10 @@ class Variant:
         return cls.penalty is not Variant.penalty
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        """The critic's loss (without penalty) from its raw outputs on a real and a fake batch."""
+        """The critic's loss (without penalty) from its raw outputs on a real and a fake batch.
+
+        With ``supports_real_target``, also accept ``real_target: float = 1.0``.
+        """
         raise NotImplementedError
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:

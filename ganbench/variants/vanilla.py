@@ -30,10 +30,14 @@ class Vanilla(Variant):
     name = "vanilla"
     description = "Original GAN: BCE on logits, non-saturating (or minimax) generator loss."
     Params = VanillaParams
+    supports_real_target = True
 
-    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        # BCE(D(x), 1) + BCE(D(G(z)), 0) on logits: -log σ(r) - log(1 - σ(f)).
-        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+    def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor, real_target: float = 1.0) -> Tensor:
+        # BCE(D(x), t) + BCE(D(G(z)), 0) on logits: -t log σ(r) - (1 - t) log(1 - σ(r)) - log(1 - σ(f)).
+        real_loss = F.softplus(-real_scores).mean()
+        if real_target != 1.0:
+            real_loss = real_target * real_loss + (1 - real_target) * F.softplus(real_scores).mean()
+        return real_loss + F.softplus(fake_scores).mean()
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
         if self.params.generator_loss == "minimax":
