@@ -61,10 +61,34 @@ def test_timings_and_penalty_overhead(catalog):
     assert t["steps_per_s"] > 0 and t["critic_time_s"] > 0 and t["generator_time_s"] > 0
     assert 0 < t["penalty_time_s"] < t["critic_time_s"]
     assert 0 < t["gp_share"] < 1
-    assert t["gp_step_ratio"] > 1  # a step with the penalty costs more than one without
+    # On a tiny model the penalty's cost is within the machine's timing noise, so only the
+    # ratio's presence is checked here; test_penalty_ratio_measures_the_penalty checks its value.
+    assert math.isfinite(t["gp_step_ratio"]) and t["gp_step_ratio"] > 0
     assert t["peak_memory_mb"] > 0
     plain = train(make_config(catalog, "wgan", steps=5), catalog).timings
     assert math.isnan(plain["gp_share"]) and math.isnan(plain["gp_step_ratio"])
+
+
+def test_penalty_ratio_measures_the_penalty(catalog):
+    """A penalty that takes a known 30 ms on top of a ~1 ms step shows up in the ratio."""
+    import time
+
+    from ganbench.training import build_models, build_variant, measure_penalty_ratio
+
+    config = make_config(catalog, "wgan-gp", steps=1)
+    variant = build_variant(config, catalog)
+    original = variant.penalty
+
+    def slow_penalty(critic, real, fake):
+        time.sleep(0.03)
+        return original(critic, real, fake)
+
+    variant.penalty = slow_penalty
+    dataset = catalog.datasets.get(config.dataset)()
+    source = dataset.load(device=torch.device("cpu"), seed=0)
+    models = build_models(config, catalog, variant, dataset, torch.device("cpu"))
+    ratio = measure_penalty_ratio(variant, models, source, config, torch.device("cpu"), steps=3)
+    assert ratio > 3  # (t + 30 ms) / t with t, a tiny critic step, far below 15 ms
 
 
 def test_penalty_probe_does_not_change_the_results(catalog, monkeypatch):
