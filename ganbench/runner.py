@@ -27,7 +27,7 @@ from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
     atomic_path, is_done, read_json, write_json,
 )
-from ganbench.training import TrainingOutcome, train
+from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
 
 

@@ -9,7 +9,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
-from ganbench.options import TrainingOptions, instance_noise_std
+from ganbench.options import instance_noise_std
 from ganbench.plugins import Catalog
 from ganbench.seeding import seed_everything
 from ganbench.timing import PhaseTimer
@@ -244,6 +244,66 @@ def measure_penalty_ratio(variant: Variant, models: Models, source: DataSource, 
     return statistics.median(times[True]) / statistics.median(times[False])
 
 
+@dataclass
+class LoopOutcome:
+    """What :func:`run_loop` recorded: the per-step history and how the loop ended."""
+
+    history: pd.DataFrame
+    status: str  # "finished" or "diverged"
+    diverged_at: int | None
+    train_seconds: float  # wall clock of the steps, callbacks excluded
+
+
+def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step: Callable[[int], Tensor], *,
+             watch: Sequence[str] = ("g_loss", "d_loss"),
+             on_progress: Callable[[int], None] | None = None,
+             callbacks: Sequence[tuple[int, Callable[[int], None]]] = ()) -> LoopOutcome:
+    """Run ``one_step(step)`` ``steps`` times and record what it returns, without a host sync per step.
+
+    ``one_step`` returns one value per column as a tensor on ``device``; the values stay on the
+    device and are read back every :data:`READBACK_EVERY` steps, when the ``watch`` columns are
+    checked: the first non-finite one ends the run as diverged at that step. ``on_progress``
+    gets the number of steps read back so far. Each ``(every, callback)`` is called with the
+    step count every ``every`` steps (0: never; not after the last step) under a saved and
+    restored random state, and its time is not counted as training time. Columns that are NaN
+    throughout are dropped from the history.
+    """
+    buffer = torch.full((steps, len(columns)), math.nan, device=device)
+    watched = [list(columns).index(name) for name in watch]
+    rows: list[Tensor] = []
+    status, diverged_at = "finished", None
+    callback_seconds = 0.0
+    start = time.perf_counter()
+    read_up_to = 0
+    for step in range(steps):
+        buffer[step] = one_step(step).float()
+        done, last = step + 1, step + 1 == steps
+        if done % READBACK_EVERY == 0 or last:
+            chunk = buffer[read_up_to:done].cpu()
+            rows.append(chunk)
+            bad = ~torch.isfinite(chunk[:, watched]).all(dim=1)
+            read_up_to = done
+            if bad.any():
+                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
+                status = "diverged"
+                break
+            if on_progress is not None:
+                on_progress(read_up_to)
+        for every, callback in callbacks:
+            if every and done % every == 0 and not last:
+                began = time.perf_counter()
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    callback(done)
+                callback_seconds += time.perf_counter() - began
+    train_seconds = time.perf_counter() - start - callback_seconds
+
+    history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(columns))
+    if diverged_at is not None:
+        history = history.iloc[: diverged_at + 1]
+    history.insert(0, "step", range(len(history)))
+    return LoopOutcome(history.dropna(axis=1, how="all"), status, diverged_at, train_seconds)
+
+
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
           on_progress: Callable[[int], None] | None = None,
           on_samples: Callable[[int, nn.Module], None] | None = None,
@@ -270,23 +330,10 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     models = build_models(config, catalog, variant, dataset, device)
     timer = PhaseTimer(device)
 
-    buffer = torch.full((config.steps, len(HISTORY_COLUMNS)), math.nan, device=device)
     nan = torch.tensor(math.nan, device=device)
-    rows: list[Tensor] = []
-    status, diverged_at = "finished", None
-    callback_seconds = 0.0
-
-    def call_back(callback: Callable[..., None], *args) -> None:
-        nonlocal callback_seconds
-        began = time.perf_counter()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            callback(*args)
-        callback_seconds += time.perf_counter() - began
-
-    start = time.perf_counter()
-    read_up_to = 0
     unrolled_steps = config.training_options.unrolled_steps
-    for step in range(config.steps):
+
+    def one_step(step: int) -> Tensor:
         settings = StepSettings.at(config, step)
         with timer.phase("critic"):
             for _ in range(variant.n_critic):
@@ -294,32 +341,17 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
                     variant, models, source, settings, timer)
         with timer.phase("generator"):
             g_loss = generator_step(variant, models, source, settings, device, unrolled_steps)
-        buffer[step] = torch.stack([g_loss, d_loss, nan if penalty is None else penalty,
-                                    *critic_diagnostics(variant, real_scores, fake_scores, nan)]).float()
-        last = step + 1 == config.steps
-        if (step + 1) % READBACK_EVERY == 0 or last:
-            chunk = buffer[read_up_to:step + 1].cpu()
-            rows.append(chunk)
-            bad = ~torch.isfinite(chunk[:, :2]).all(dim=1)
-            read_up_to = step + 1
-            if bad.any():
-                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
-                status = "diverged"
-                break
-            if on_progress is not None:
-                on_progress(read_up_to)
-        if on_samples is not None and config.sample_every and (step + 1) % config.sample_every == 0 and not last:
-            call_back(on_samples, step + 1, models.generator)
-        if on_evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0 and not last:
-            call_back(on_evaluate, step + 1, models.generator, dataset, source)
-    train_seconds = time.perf_counter() - start - callback_seconds
-    timer.resolve()
+        return torch.stack([g_loss, d_loss, nan if penalty is None else penalty,
+                            *critic_diagnostics(variant, real_scores, fake_scores, nan)])
 
-    history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(HISTORY_COLUMNS))
-    if diverged_at is not None:
-        history = history.iloc[: diverged_at + 1]
-    history.insert(0, "step", range(len(history)))
-    history = history.dropna(axis=1, how="all")
+    callbacks: list[tuple[int, Callable[[int], None]]] = []
+    if on_samples is not None:
+        callbacks.append((config.sample_every, lambda step: on_samples(step, models.generator)))
+    if on_evaluate is not None:
+        callbacks.append((config.eval_every, lambda step: on_evaluate(step, models.generator, dataset, source)))
+    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks)
+    timer.resolve()
+    history, status, diverged_at, train_seconds = loop.history, loop.status, loop.diverged_at, loop.train_seconds
 
     steps_done = len(history)
     critic_s, penalty_s = timer.seconds("critic"), timer.seconds("penalty")

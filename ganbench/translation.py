@@ -14,11 +14,9 @@ last critic step). Results go through :func:`ganbench.runner.run_one` like any r
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 import torch
 from torch import Tensor, nn
 from torchvision.utils import save_image
@@ -31,7 +29,7 @@ from ganbench.plugins import Catalog
 from ganbench.seeding import seed_everything
 from ganbench.storage import atomic_path
 from ganbench.timing import PhaseTimer
-from ganbench.training import READBACK_EVERY, TrainingOutcome, _peak_memory_mb, build_variant
+from ganbench.training import TrainingOutcome, _peak_memory_mb, build_variant, run_loop
 from ganbench.variants import TranslationVariant
 
 HISTORY_COLUMNS = ("g_loss", "g_adversarial", "cycle_loss", "identity_loss", "d_loss")
@@ -128,54 +126,25 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
     opt_g, opt_d = variant.make_optimizers(translators, critics)
     timer = PhaseTimer(device)
 
-    buffer = torch.full((config.steps, len(HISTORY_COLUMNS)), math.nan, device=device)
     nan = torch.tensor(math.nan, device=device)
-    rows: list[Tensor] = []
-    status, diverged_at = "finished", None
-    callback_seconds = 0.0
 
-    def call_back(callback: Callable[..., None], *args) -> None:
-        nonlocal callback_seconds
-        began = time.perf_counter()
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            callback(*args)
-        callback_seconds += time.perf_counter() - began
-
-    start = time.perf_counter()
-    read_up_to = 0
-    for step in range(config.steps):
+    def one_step(step: int) -> Tensor:
         with timer.phase("critic"):
             for _ in range(variant.n_critic):
                 d_loss = critic_step(variant, translators, critics, opt_d, source, config.batch_size)
         with timer.phase("generator"):
             g_loss, adversarial, cycle, identity = translator_step(
                 variant, translators, critics, opt_g, source, config.batch_size)
-        buffer[step] = torch.stack([g_loss, adversarial, cycle, nan if identity is None else identity,
-                                    d_loss]).float()
-        last = step + 1 == config.steps
-        if (step + 1) % READBACK_EVERY == 0 or last:
-            chunk = buffer[read_up_to:step + 1].cpu()
-            rows.append(chunk)
-            bad = ~torch.isfinite(chunk[:, [0, 4]]).all(dim=1)
-            read_up_to = step + 1
-            if bad.any():
-                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
-                status = "diverged"
-                break
-            if on_progress is not None:
-                on_progress(read_up_to)
-        if on_samples is not None and config.sample_every and (step + 1) % config.sample_every == 0 and not last:
-            call_back(on_samples, step + 1, translators, source)
-        if on_evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0 and not last:
-            call_back(on_evaluate, step + 1, translators, dataset, source)
-    train_seconds = time.perf_counter() - start - callback_seconds
-    timer.resolve()
+        return torch.stack([g_loss, adversarial, cycle, nan if identity is None else identity, d_loss])
 
-    history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(HISTORY_COLUMNS))
-    if diverged_at is not None:
-        history = history.iloc[: diverged_at + 1]
-    history.insert(0, "step", range(len(history)))
-    history = history.dropna(axis=1, how="all")
+    callbacks: list[tuple[int, Callable[[int], None]]] = []
+    if on_samples is not None:
+        callbacks.append((config.sample_every, lambda step: on_samples(step, translators, source)))
+    if on_evaluate is not None:
+        callbacks.append((config.eval_every, lambda step: on_evaluate(step, translators, dataset, source)))
+    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks)
+    timer.resolve()
+    history, train_seconds = loop.history, loop.train_seconds
     timings = {
         "train_time_s": train_seconds,
         "critic_time_s": timer.seconds("critic"),
@@ -183,7 +152,7 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
         "steps_per_s": len(history) / train_seconds if train_seconds > 0 else math.nan,
         "peak_memory_mb": _peak_memory_mb(device),
     }
-    return TrainingOutcome(status, diverged_at, history, translators, critics, variant, dataset, source, timings)
+    return TrainingOutcome(loop.status, loop.diverged_at, history, translators, critics, variant, dataset, source, timings)
 
 
 @torch.no_grad()

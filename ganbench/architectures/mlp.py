@@ -69,9 +69,19 @@ class MLP(Architecture):
         return 6 if data_shape == (1,) else 8
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
+        # G is built before the critic: their initial weights come from the seeded generator in
+        # this order, and changing it would change every recorded run's results.
         self.check_critic_kind(spec.critic_kind)
         in_dim = generator_input_dim(spec)
         image = spec.data_kind == "image"
+        if image:
+            generator = _generator_image(in_dim, spec.data_dim, spec.data_shape)
+        else:
+            generator = nn.Sequential(
+                nn.Linear(in_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                nn.Linear(64, spec.data_dim), Reshape(*spec.data_shape),
+            )
+        generator = conditional_generator(generator, spec)
         if spec.critic_kind == "autoencoder":
             critic = _autoencoder(spec.data_dim, (512, 256) if image else (64, 64))
         elif image:
@@ -80,13 +90,7 @@ class MLP(Architecture):
             body = nn.Sequential(nn.Flatten(), nn.Linear(spec.data_dim, 64), nn.LeakyReLU(0.2),
                                  nn.Linear(64, 64), nn.LeakyReLU(0.2))
             critic = critic_with_head(body, nn.Sequential(nn.Linear(64 + spec.minibatch_std, 1)), spec)
-        if image:
-            return conditional_generator(_generator_image(in_dim, spec.data_dim, spec.data_shape), spec), critic
-        generator = nn.Sequential(
-            nn.Linear(in_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
-            nn.Linear(64, spec.data_dim), Reshape(*spec.data_shape),
-        )
-        return conditional_generator(generator, spec), critic
+        return generator, critic
 
 
 @hookimpl
