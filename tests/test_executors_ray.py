@@ -27,8 +27,7 @@ from ganbench.executors.ray import RayExecutor  # noqa: E402
 from ganbench.plugins import build_catalog, create_plugin_manager  # noqa: E402
 from ganbench.runner import run_sweep  # noqa: E402
 from ganbench.storage import is_done  # noqa: E402
-from ganbench.variants import VariantParams  # noqa: E402
-from ganbench.variants.vanilla import Vanilla  # noqa: E402
+from ganbench.variants.vanilla import Vanilla, VanillaParams  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +49,7 @@ class Crashing(Vanilla):
 
 
 @dataclass
-class FlakyParams(VariantParams):
+class FlakyParams(VanillaParams):
     marker: str = ""
 
 
