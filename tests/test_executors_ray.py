@@ -147,6 +147,31 @@ def test_retries_redo_a_failed_run(tmp_path, ray_instance, catalog):
     assert retried.status == "finished" and marker.exists()
 
 
+def descendants(pid: int) -> set[int]:
+    """Process ids of every descendant of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def kill_all(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_resume_after_the_driver_is_killed(tmp_path):
     """SIGKILL `ganbench run --executor ray` once a run finished; the re-run skips finished runs."""
     out = tmp_path / "results"
@@ -163,8 +188,11 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     while time.monotonic() < deadline and not finished and driver.poll() is None:
         finished = [p for p in sweep.glob("*") if is_done(p)] if sweep.exists() else []
         time.sleep(0.05)
+    ray_processes = descendants(driver.pid)  # the Ray instance this driver started
     driver.send_signal(signal.SIGKILL)
     driver.wait()
+    time.sleep(1)  # Ray's raylet and workers die with their driver; its node agents linger
+    kill_all(ray_processes)
     assert finished, f"no run finished before the deadline: {driver.stderr.read()}"
     done_before = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in sweep.iterdir() if is_done(p)}
     assert 1 <= len(done_before) < 4, "the driver was killed too late to test resuming"
