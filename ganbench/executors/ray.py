@@ -12,6 +12,7 @@ Ray's error. Ray itself never retries a run (``max_retries=0``): ``--retries`` d
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -73,8 +74,9 @@ class RayExecutor(Executor):
             if address is None:
                 # Workers import ganbench from where this driver did, not from another install.
                 source = str(Path(__file__).resolve().parents[2])
+                python_path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
                 ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                         runtime_env={"env_vars": {"PYTHONPATH": source}})
+                         runtime_env={"env_vars": {"PYTHONPATH": python_path}})
             else:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:
