@@ -138,7 +138,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "environment": environment(), "command": command or sys.argv,
         "data_root": str(Path(data_root).resolve()) if data_root else None,
     })
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     dataset_kind = catalog.datasets.get(config.dataset).kind
     noise = fixed_noise(config.seed, dataset_kind, config.latent_dim)
 
@@ -183,7 +183,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,
         "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
         "timings": {**outcome.timings, "eval_time_s": eval_seconds,
-                    "wall_clock_s": time.perf_counter() - started},
+                    "wall_clock_s": time.perf_counter() - started,
+                    "cpu_time_s": time.process_time() - cpu_started},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
     }
