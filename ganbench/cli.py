@@ -14,6 +14,7 @@ from rich.console import Console
 
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
+from ganbench.executors import ExecutorOptions
 from ganbench.plugins import build_catalog, get_plugin_manager, plugin_report
 
 app = typer.Typer(
@@ -72,6 +73,10 @@ def run(
     sweep: Annotated[str, typer.Option(help="Sweep name: runs go to OUT/SWEEP/RUN-ID/.")] = "default",
     data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs that are already finished.")] = False,
+    executor: Annotated[str, typer.Option(help="What does the runs: local (this process, one after another) or ray (`ganbench list executors`).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
+    cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for). [default: ray 1, local torch's]")] = None,
+    retries: Annotated[int, typer.Option(help="Try a failed run up to N more times.", min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
@@ -108,8 +113,12 @@ def run(
             cfg.apply_setting(sweep_config, *cfg.parse_set_option(text), catalog)
         runs = cfg.resolve_runs(sweep_config, catalog)
         _check_named_weights(sweep_config.train.inception_weights)
+        if ray_address is not None and executor != "ray":
+            raise UsageError(f"--ray-address needs --executor ray, got --executor {executor}.")
+        sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
         sweep_dir = out / sweep
-        records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json)
+        records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json,
+                            executor=sweep_executor, retries=retries)
     except GanbenchError as exc:
         raise _fail(exc) from None
 
@@ -215,7 +224,7 @@ def report(
     stderr.print(f"Report: {files.html} and {files.markdown} ({len(files.images)} images in {out / 'images'})")
 
 
-KINDS = ("variants", "datasets", "metrics", "architectures")
+KINDS = ("variants", "datasets", "metrics", "architectures", "executors")
 
 
 def _describe(kind: str, entry) -> dict:
@@ -232,7 +241,7 @@ def _describe(kind: str, entry) -> dict:
 
 @app.command("list")
 def list_(
-    kind: Annotated[Optional[str], typer.Argument(help="variants, datasets, metrics or architectures.")] = None,
+    kind: Annotated[Optional[str], typer.Argument(help="variants, datasets, metrics, architectures or executors.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List what the installed plugins provide, with descriptions and defaults."""

@@ -71,6 +71,22 @@ def register_architectures(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_executors(register: Callable[[type], None]) -> None:
+    """Register executors: what does the runs of a sweep (``ganbench run --executor NAME``).
+
+    :param register: call ``register(ExecutorClass)`` for each subclass of
+        :class:`ganbench.executors.Executor`. Its constructor takes
+        :class:`ganbench.executors.ExecutorOptions`; ``open()`` and ``close()`` acquire and
+        release resources (a cluster connection); ``run(tasks, catalog, progress)`` does each
+        :class:`ganbench.runner.RunTask` (typically with :func:`ganbench.runner.execute`) and
+        yields a :class:`ganbench.runner.RunRecord` per run as it completes. A run that raises
+        or crashes must come back as a ``failed`` record (see
+        :func:`ganbench.runner.record_failure`), so that the sweep goes on. Built in: ``local``
+        and ``ray``.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``ganbench`` command line.
 

@@ -56,6 +56,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.metrics.domain",
     "ganbench.metrics.toy",
     "ganbench.metrics.translation",
+    "ganbench.executors.local",
+    "ganbench.executors.ray",
 )
 
 
@@ -163,6 +165,7 @@ class Catalog:
     datasets: Registry
     metrics: Registry
     architectures: Registry
+    executors: Registry
 
 
 def _collect(pm: pluggy.PluginManager, hook_name: str, registry: Registry) -> Registry:
@@ -177,6 +180,7 @@ def build_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
     """Ask every plugin of ``pm`` (default: :func:`get_plugin_manager`) to register."""
     from ganbench.architectures import Architecture
     from ganbench.datasets import Dataset
+    from ganbench.executors import Executor
     from ganbench.metrics import Metric
     from ganbench.variants import Variant
 
@@ -186,6 +190,7 @@ def build_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
         datasets=_collect(pm, "register_datasets", Registry("dataset", Dataset)),
         metrics=_collect(pm, "register_metrics", Registry("metric", Metric)),
         architectures=_collect(pm, "register_architectures", Registry("architecture", Architecture)),
+        executors=_collect(pm, "register_executors", Registry("executor", Executor)),
     )
 
 

@@ -11,7 +11,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pandas as pd
 import torch
@@ -30,6 +30,9 @@ from ganbench.storage import (
 from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
 
+if TYPE_CHECKING:
+    from ganbench.executors import Executor
+
 
 @dataclass
 class RunRecord:
@@ -40,6 +43,17 @@ class RunRecord:
     status: str  # finished, diverged, failed, or skipped (already done earlier)
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+
+@dataclass
+class RunTask:
+    """One run to do: what an executor receives, and all a worker needs besides the catalog."""
+
+    config: RunConfig
+    run_dir: Path
+    data_root: Path | None = None
+    command: list[str] | None = None  # the driver's command line, recorded in config.json
+    attempt: int = 1
 
 
 def environment() -> dict[str, Any]:
@@ -112,8 +126,11 @@ def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator,
 
 
 def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
-            command: list[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content."""
+            command: list[str] | None = None, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content.
+
+    ``on_step`` is called with the number of finished generator steps, for progress display.
+    """
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an unfinished or forced run starts from scratch
     run_dir.mkdir(parents=True)
@@ -122,8 +139,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "environment": environment(), "command": command or sys.argv,
         "data_root": str(Path(data_root).resolve()) if data_root else None,
     })
-    task = progress.add_task(config.run_id, total=config.steps) if progress else None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     dataset_cls = catalog.datasets.get(config.dataset)
     dataset_kind = dataset_cls.kind
     translation = dataset_cls.task == "translation"
@@ -147,14 +163,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
                                              over_training_only=True)
         evaluations.append({"step": step, **values})
 
-    try:
-        outcome = train_run(
-            config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
-            on_progress=(lambda done: progress.update(task, completed=done)) if progress else None,
-        )
-    finally:
-        if progress is not None:
-            progress.remove_task(task)
+    outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
+                        on_progress=on_step)
 
     eval_start = time.perf_counter()
     if translation:
@@ -185,12 +195,65 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,
         "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
         "timings": {**outcome.timings, "eval_time_s": eval_seconds,
-                    "wall_clock_s": time.perf_counter() - started},
+                    "wall_clock_s": time.perf_counter() - started,
+                    "cpu_time_s": time.process_time() - cpu_started},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
     }
     write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done
     return summary
+
+
+def record_failure(task: RunTask, error: str) -> RunRecord:
+    """Write a failed run's ``metrics.json`` (status ``failed``, the error text) and return its record.
+
+    A failed run does not count as done, so the next sweep redoes it.
+    """
+    config = task.config
+    write_json(task.run_dir / METRICS_FILE, {
+        "run_id": config.run_id, "status": "failed", "variant": config.variant,
+        "dataset": config.dataset, "seed": config.seed, "error": error, "attempt": task.attempt,
+    })
+    return RunRecord(config, task.run_dir, "failed", error=error)
+
+
+def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | None = None) -> RunRecord:
+    """Do one run; an exception in it becomes a ``failed`` record with its traceback.
+
+    A :class:`GanbenchError` (a problem with the user's input, such as a missing data set) is
+    raised instead, since every other run would fail the same way.
+    """
+    try:
+        summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
+                          command=task.command, on_step=on_step)
+    except GanbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
+        return record_failure(task, "".join(traceback.format_exception(exc)))
+    return RunRecord(task.config, task.run_dir, summary["status"], summary)
+
+
+class _RichSweepProgress:
+    """Overall progress of a sweep, and a step bar per run for executors that report steps."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.sweep_task = progress.add_task("sweep", total=total)
+        self.run_tasks: dict[str, Any] = {}
+
+    def started(self, config: RunConfig) -> None:
+        self.run_tasks[config.run_id] = self.progress.add_task(config.run_id, total=config.steps)
+
+    def step(self, config: RunConfig, done: int) -> None:
+        if config.run_id in self.run_tasks:
+            self.progress.update(self.run_tasks[config.run_id], completed=done)
+
+    def stopped(self, config: RunConfig) -> None:
+        if config.run_id in self.run_tasks:
+            self.progress.remove_task(self.run_tasks.pop(config.run_id))
+
+    def finished(self, record: RunRecord) -> None:
+        self.progress.advance(self.sweep_task)
 
 
 def _progress(console: Console, quiet: bool) -> Progress:
@@ -202,36 +265,51 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
               force: bool = False, data_root: Path | None = None, quiet: bool = False,
-              console: Console | None = None) -> list[RunRecord]:
+              console: Console | None = None, executor: Executor | None = None,
+              retries: int = 0) -> list[RunRecord]:
     """Run every configuration not already done in ``sweep_dir`` (all of them with ``force``).
 
-    A diverged run is recorded as such; a run that raises is recorded as failed with its
-    traceback (and redone next time); either way the sweep goes on. A problem with the
-    user's input (:class:`GanbenchError`, e.g. a missing data set) stops the sweep.
+    ``executor`` does the runs (default: the ``local`` one, in this process, one after another).
+    A diverged run is recorded as such; a run that raises or crashes is recorded as failed with
+    its traceback or error, tried again up to ``retries`` more times, and redone by the next
+    sweep; either way the sweep goes on. A problem with the user's input
+    (:class:`GanbenchError`, e.g. a missing data set) stops the sweep.
+    Records come back in the order of ``runs``.
     """
+    from ganbench.executors.local import LocalExecutor
+
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, got {retries}.")
     runs = list(runs)
     console = console or Console(stderr=True)
-    records: list[RunRecord] = []
-    with _progress(console, quiet) as progress:
-        sweep_task = progress.add_task("sweep", total=len(runs))
-        for config in runs:
-            run_dir = sweep_dir / config.run_id
-            if not force and is_done(run_dir, config.digest()):
-                records.append(RunRecord(config, run_dir, "skipped", read_json(run_dir / METRICS_FILE)))
-                progress.advance(sweep_task)
-                continue
-            try:
-                summary = run_one(config, catalog, run_dir, data_root=data_root, progress=progress)
-                records.append(RunRecord(config, run_dir, summary["status"], summary))
-            except GanbenchError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
-                error = "".join(traceback.format_exception(exc))
-                write_json(run_dir / METRICS_FILE, {
-                    "run_id": config.run_id, "status": "failed", "variant": config.variant,
-                    "dataset": config.dataset, "seed": config.seed, "error": error,
-                })
-                records.append(RunRecord(config, run_dir, "failed", error=error))
-                console.print(f"[red]run {config.run_id} failed:[/red] {type(exc).__name__}: {exc}")
-            progress.advance(sweep_task)
-    return records
+    executor = executor or LocalExecutor()
+    records: dict[str, RunRecord] = {}
+    pending: list[RunTask] = []
+    for config in runs:
+        run_dir = sweep_dir / config.run_id
+        if not force and is_done(run_dir, config.digest()):
+            records[config.run_id] = RunRecord(config, run_dir, "skipped", read_json(run_dir / METRICS_FILE))
+        else:
+            pending.append(RunTask(config, run_dir, data_root, list(sys.argv)))
+    with _progress(console, quiet) as progress, executor:
+        display = _RichSweepProgress(progress, total=len(runs))
+        progress.update(display.sweep_task, completed=len(records))
+        for attempt in range(1, retries + 2):
+            by_id = {task.config.run_id: task for task in pending}
+            for task in pending:
+                task.attempt = attempt
+            failed: list[RunTask] = []
+            for record in executor.run(pending, catalog, display):
+                records[record.config.run_id] = record
+                final = record.status != "failed" or attempt > retries
+                if record.status == "failed":
+                    failed.append(by_id[record.config.run_id])
+                    last_line = ((record.error or "").strip().splitlines() or ["unknown error"])[-1]
+                    console.print(f"[red]run {record.config.run_id} failed{'' if final else ' (will retry)'}:"
+                                  f"[/red] {last_line}", highlight=False)
+                if final:
+                    display.finished(record)
+            pending = failed
+            if not pending:
+                break
+    return [records[config.run_id] for config in runs]

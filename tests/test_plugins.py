@@ -21,7 +21,7 @@ def test_hookimpl_is_importable_from_the_package_root():
 
 def test_every_hook_has_a_documented_parameter():
     for name in ("register_variants", "register_datasets", "register_metrics",
-                 "register_architectures", "register_commands"):
+                 "register_architectures", "register_executors", "register_commands"):
         doc = getattr(hookspecs, name).__doc__
         assert doc and ":param" in doc, name
 

@@ -52,6 +52,7 @@ def test_ci_runs_the_readme_commands():
 
 
 @pytest.mark.parametrize("name", ["vanilla", "wgan", "wgan-gp", "fashion-mnist", "ring-8", "grid-25",
-                                  "gaussian-1d", "mlp", "dcgan", "volatility", "mode-coverage", "w1"])
+                                  "gaussian-1d", "mlp", "dcgan", "volatility", "mode-coverage", "w1",
+                                  "local", "ray"])
 def test_every_builtin_is_documented(name):
     assert f"`{name}`" in README

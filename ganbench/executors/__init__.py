@@ -1,0 +1,96 @@
+"""Executors: what does the runs of a sweep, in this process or on a cluster.
+
+An executor receives the runs still to do (:class:`ganbench.runner.RunTask`) and yields one
+:class:`ganbench.runner.RunRecord` per run as each completes, in any order. Every run writes
+its own folder with the atomic files of :mod:`ganbench.storage`, wherever it executes, so the
+driver only collects records and shows progress. Executors register through the
+``register_executors`` hook; the built-in ones are ``local`` and ``ray``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from ganbench.config import RunConfig
+    from ganbench.plugins import Catalog
+    from ganbench.runner import RunRecord, RunTask
+
+
+class SweepProgress(Protocol):
+    """What an executor may report while runs execute; every method is optional to call."""
+
+    def started(self, config: RunConfig) -> None:
+        """A run began (executors that cannot tell when a remote run begins need not call it)."""
+
+    def step(self, config: RunConfig, done: int) -> None:
+        """A started run finished ``done`` generator steps."""
+
+    def stopped(self, config: RunConfig) -> None:
+        """A started run ended, however it ended."""
+
+
+class NoProgress:
+    """A :class:`SweepProgress` that shows nothing."""
+
+    def started(self, config: RunConfig) -> None:
+        pass
+
+    def step(self, config: RunConfig, done: int) -> None:
+        pass
+
+    def stopped(self, config: RunConfig) -> None:
+        pass
+
+
+@dataclass
+class ExecutorOptions:
+    """Settings given on the command line; an executor uses those that apply to it."""
+
+    cpus_per_run: int | None = None  # torch threads per run (None: the executor's default)
+    ray_address: str | None = None  # a Ray cluster to join (None: start a local Ray instance)
+
+    def validate(self) -> None:
+        from ganbench.errors import UsageError
+
+        if self.cpus_per_run is not None and self.cpus_per_run < 1:
+            raise UsageError(f"--cpus-per-run must be a positive integer, got {self.cpus_per_run}.")
+
+
+class Executor:
+    """Base class of executors. Use as a context manager: ``with executor: executor.run(...)``.
+
+    Subclasses set ``name`` and ``description`` and implement :meth:`run`; they override
+    :meth:`open` and :meth:`close` when they hold resources (a cluster connection).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, options: ExecutorOptions | None = None) -> None:
+        self.options = options or ExecutorOptions()
+        self.options.validate()
+
+    def open(self) -> None:
+        """Acquire what :meth:`run` needs; raise :class:`ganbench.errors.UsageError` if unusable."""
+
+    def close(self) -> None:
+        """Release what :meth:`open` acquired."""
+
+    def run(self, tasks: Sequence[RunTask], catalog: Catalog,
+            progress: SweepProgress | None = None) -> Iterator[RunRecord]:
+        """Do every task; yield each run's record as it completes.
+
+        A run that raises or crashes must come back as a ``failed`` record (written to its
+        ``metrics.json`` with :func:`ganbench.runner.record_failure`) rather than end the
+        iteration; a :class:`ganbench.errors.GanbenchError` from a run is raised.
+        """
+        raise NotImplementedError(f"executor {self.name!r} does not implement run()")
+
+    def __enter__(self) -> Executor:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,58 @@
+"""The ``local`` executor: every run in this process, one after another (the default).
+
+Runs share the process, so a run that raises is recorded as failed and the sweep goes on,
+but a run that kills the process (a segfault, ``os._exit``, the out-of-memory killer) ends
+the sweep; run the same command again to resume, or use the ``ray`` executor, which isolates
+each run in a worker process, even on one machine.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import torch
+
+from ganbench.hookspecs import hookimpl
+from ganbench.executors import Executor, NoProgress, SweepProgress
+
+if TYPE_CHECKING:
+    from ganbench.plugins import Catalog
+    from ganbench.runner import RunRecord, RunTask
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Use ``count`` torch CPU threads inside the block (``None``: leave the setting alone)."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class LocalExecutor(Executor):
+    name = "local"
+    description = "In this process, one run after another (default); --cpus-per-run sets torch threads."
+
+    def run(self, tasks: Sequence[RunTask], catalog: Catalog,
+            progress: SweepProgress | None = None) -> Iterator[RunRecord]:
+        from ganbench import runner
+
+        progress = progress or NoProgress()
+        for task in tasks:
+            progress.started(task.config)
+            try:
+                with torch_threads(self.options.cpus_per_run):
+                    record = runner.execute(task, catalog,
+                                            on_step=lambda done, c=task.config: progress.step(c, done))
+            finally:
+                progress.stopped(task.config)
+            yield record
+
+
+@hookimpl
+def register_executors(register) -> None:
+    register(LocalExecutor)

@@ -1,0 +1,128 @@
+"""The ``ray`` executor: each run a Ray task, on a local Ray instance or an existing cluster.
+
+With ``--ray-address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:10001``) ganbench joins that
+cluster; without it, it starts a Ray instance on this machine and stops it at the end. Each
+task asks Ray for ``--cpus-per-run`` CPUs (default 1) and uses that many torch threads, and
+for one GPU when the run's device is CUDA, so Ray runs as many at once as the cluster holds.
+A run that raises comes back as a failed record with its traceback; a worker that dies (a
+segfault, ``os._exit``, the out-of-memory killer, a lost node) is recorded as failed with
+Ray's error. Ray itself never retries a run (``max_retries=0``): ``--retries`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from ganbench.errors import GanbenchError, UsageError
+from ganbench.executors import Executor, SweepProgress
+from ganbench.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from ganbench.plugins import Catalog
+    from ganbench.runner import RunRecord, RunTask
+
+INSTALL_HINT = "install it with: pip install 'ganbench[ray]' (or pip install 'ray>=2.9')"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"--executor ray needs Ray, which is not installed; {INSTALL_HINT}, "
+                         "or use --executor local.") from None
+    return ray
+
+
+def _run_in_worker(task: RunTask, catalog: Catalog, threads: int) -> RunRecord | GanbenchError:
+    """The Ray task: one run with ``threads`` torch threads. A user error is returned, not raised,
+    so that the driver can raise it as it is."""
+    import torch
+
+    from ganbench import runner
+
+    torch.set_num_threads(threads)
+    try:
+        return runner.execute(task, catalog)
+    except GanbenchError as exc:
+        return exc
+
+
+class RayExecutor(Executor):
+    name = "ray"
+    description = ("Each run a Ray task (one GPU per CUDA run); --ray-address joins a cluster, "
+                   "otherwise a local Ray instance is started.")
+
+    def __init__(self, options=None) -> None:
+        super().__init__(options)
+        self._ray: Any = None
+        self._owns_ray = False
+
+    @property
+    def threads_per_run(self) -> int:
+        return self.options.cpus_per_run or 1
+
+    def open(self) -> None:
+        ray = _import_ray()
+        self._ray = ray
+        if ray.is_initialized():  # a caller (a test, a notebook) connected already
+            return
+        address = self.options.ray_address
+        try:
+            if address is None:
+                # Workers import ganbench from where this driver did, not from another install.
+                source = str(Path(__file__).resolve().parents[2])
+                python_path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+                ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                         runtime_env={"env_vars": {"PYTHONPATH": python_path}})
+            else:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        except ConnectionError as exc:
+            raise UsageError(f"could not join the Ray cluster at --ray-address {address!r}: {exc}. "
+                             "Start one with `ray start --head`, or check the address.") from None
+        self._owns_ray = True
+
+    def close(self) -> None:
+        if self._owns_ray:
+            self._ray.shutdown()
+            self._owns_ray = False
+
+    def run(self, tasks: Sequence[RunTask], catalog: Catalog,
+            progress: SweepProgress | None = None) -> Iterator[RunRecord]:
+        from ganbench.runner import record_failure
+
+        if not tasks:
+            return
+        if self._ray is None:
+            raise RuntimeError("RayExecutor.run() called before open(); use `with executor:`.")
+        ray = self._ray
+        remote = ray.remote(_run_in_worker)
+        catalog_ref = ray.put(catalog)
+        pending = {}
+        for task in tasks:
+            gpus = 1 if task.config.device.startswith("cuda") else 0
+            ref = remote.options(num_cpus=self.threads_per_run, num_gpus=gpus, max_retries=0,
+                                 name=f"ganbench:{task.config.run_id}").remote(task, catalog_ref, self.threads_per_run)
+            pending[ref] = task
+        try:
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                task = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # the worker died, or Ray lost the task
+                    yield record_failure(task, f"{type(exc).__name__}: {exc}")
+                    continue
+                if isinstance(outcome, GanbenchError):
+                    raise outcome
+                yield outcome
+        finally:
+            for ref in pending:  # an error or an interrupted driver: stop what is still running
+                ray.cancel(ref, force=True)
+
+
+@hookimpl
+def register_executors(register) -> None:
+    register(RayExecutor)
