@@ -24,6 +24,7 @@ from ganbench.config import RunConfig
 from ganbench.errors import UsageError
 from ganbench.plugins import Catalog
 from ganbench.runner import run_one
+from ganbench.seeding import torch_threads
 from ganbench.storage import CONFIG_FILE, DONE_STATUSES, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, read_json
 
 CUDA_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
@@ -96,7 +97,7 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
 
     threads = recorded_env.get("torch_threads") if config.device == "cpu" else None
     recorded_history = _read_csv(run_dir / HISTORY_FILE)
-    with _new_run_folder(workdir) as new_dir, _torch_threads(threads, notes):
+    with _new_run_folder(workdir) as new_dir, torch_threads(_recorded_threads(threads, notes)):
         new_summary = run_one(config, catalog, new_dir, data_root=data_root,
                               command=["ganbench", "reproduce", str(run_dir)])
         new_summary = read_json(new_dir / METRICS_FILE)  # as stored: NaN reads back as null
@@ -193,19 +194,14 @@ def _new_run_folder(workdir: Path | None) -> Iterator[Path]:
         yield Path(tmp) / "run"
 
 
-@contextmanager
-def _torch_threads(threads: Any, notes: list[str]) -> Iterator[None]:
-    """Use the recorded CPU thread count (results can depend on it), then restore the current one."""
+def _recorded_threads(threads: Any, notes: list[str]) -> int | None:
+    """The recorded CPU thread count to re-run with (results can depend on it), noted when it
+    differs from this machine's default; ``None`` when nothing usable was recorded."""
     current = torch.get_num_threads()
     if not isinstance(threads, int) or threads < 1 or threads == current:
-        yield
-        return
+        return None
     notes.append(f"re-ran with {threads} torch threads as recorded (default here: {current})")
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(current)
+    return threads
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

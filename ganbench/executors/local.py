@@ -8,29 +8,15 @@ each run in a worker process, even on one machine.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-import torch
-
 from ganbench.hookspecs import hookimpl
+from ganbench.seeding import torch_threads
 from ganbench.executors import Executor, NoProgress, SweepProgress
 
 if TYPE_CHECKING:
     from ganbench.plugins import Catalog
     from ganbench.runner import RunRecord, RunTask
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Use ``count`` torch CPU threads inside the block (``None``: leave the setting alone)."""
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class LocalExecutor(Executor):

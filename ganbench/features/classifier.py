@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ganbench.datasets import Dataset, TensorSource, cache_dir, to_unit_range
 from ganbench.errors import GanbenchError
 from ganbench.features import FeatureExtractor, quantize
+from ganbench.seeding import torch_threads
 from ganbench.storage import atomic_path, read_json, write_json
 
 CLASSIFIER_VERSION = 1  # bump whenever the network, training or input pipeline changes
@@ -145,18 +146,6 @@ def _deterministic(seed: int, device: torch.device) -> Iterator[None]:
             torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
 
 
-@contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """torch's intra-op thread count set to ``count`` inside (None: unchanged)."""
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _accuracy(model: DomainClassifierNet, source: TensorSource) -> float:
     model.eval()
     correct = 0
@@ -209,7 +198,7 @@ def train_domain_classifier(
     num_items = images.shape[0]
     steps_per_epoch = max(num_items // batch_size, 1)  # the last partial batch is dropped
     start = time.perf_counter()
-    with _deterministic(seed, device), _threads(cpu_threads if device.type == "cpu" else None):
+    with _deterministic(seed, device), torch_threads(cpu_threads if device.type == "cpu" else None):
         threads = torch.get_num_threads()
         model = DomainClassifierNet(dataset.shape[0], dataset.num_classes, dropout=dropout)
         model.to(device)
