@@ -38,17 +38,64 @@ def find_run_dirs(path: Path) -> list[Path]:
     return sorted(p.parent for p in path.rglob(METRICS_FILE) if (p.parent / CONFIG_FILE).exists())
 
 
+def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"variant_params": {"lambda_gp": 5}}`` → ``{"variant_params.lambda_gp": 5}``."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+# Settings that change neither training nor the values computed: runs differing only in
+# these are compared as one recipe.
+NOT_RECIPE = frozenset({"seed", "metrics", "sample_every", "inception_weights"})
+
+
+def _setting(key: str) -> str:
+    return key.removeprefix("variant_params.")
+
+
+def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
+    """The name each run is compared under: its variant, plus the settings that tell it apart.
+
+    Runs of one variant on one data set whose configurations differ in more than the seed
+    (say ``--arch stylegan`` in one sweep and ``mlp`` in another, or ``lambda_gp`` 5 and 10)
+    are different recipes and must not be averaged as seeds of one: they get labels like
+    ``vanilla [arch=stylegan]`` and ``vanilla [arch=mlp]``. ``configs`` maps each run folder
+    to the ``config`` of its ``config.json``.
+    """
+    groups: dict[tuple[str, str], dict[Path, dict[str, Any]]] = {}
+    for run_dir, config in configs.items():
+        flat = {k: v for k, v in _flat(config).items() if k not in NOT_RECIPE}
+        groups.setdefault((config["dataset"], config["variant"]), {})[run_dir] = flat
+    labels: dict[Path, str] = {}
+    for (_, variant), members in groups.items():
+        keys = sorted({k for flat in members.values() for k in flat})
+        differing = [k for k in keys if len({repr(flat.get(k)) for flat in members.values()}) > 1]
+        for run_dir, flat in members.items():
+            settings = ", ".join(f"{_setting(k)}={flat.get(k)}" for k in differing)
+            labels[run_dir] = f"{variant} [{settings}]" if settings else variant
+    return labels
+
+
 def load_results(path: Path) -> pd.DataFrame:
     """All runs below ``path`` in long format: one row per (run, metric) with its ``value``.
 
     A metric that was skipped or failed gives a row ``error:<metric>`` with the reason in ``note``.
+    The ``variant`` column holds :func:`comparison_labels`: the variant's name, with the
+    settings that tell runs of different configurations apart.
     """
     rows: list[dict[str, Any]] = []
-    for run_dir in find_run_dirs(path):
+    run_dirs = find_run_dirs(path)
+    labels = comparison_labels({d: read_json(d / CONFIG_FILE)["config"] for d in run_dirs})
+    for run_dir in run_dirs:
         summary = read_json(run_dir / METRICS_FILE)
         ids = {
             "sweep": run_dir.parent.name, "run_id": summary.get("run_id", run_dir.name),
-            "variant": summary["variant"], "dataset": summary["dataset"],
+            "variant": labels[run_dir], "dataset": summary["dataset"],
             "seed": summary["seed"], "status": summary["status"],
         }
         values = {**summary.get("timings", {}), **summary.get("metrics", {})}

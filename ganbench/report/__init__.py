@@ -144,7 +144,7 @@ def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, tuple[st
 
 def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, catalog: Any,
                      image_dir: Path) -> dict[str, Any]:
-    from ganbench.report.plots import dataset_plots, sample_images
+    from ganbench.report.plots import dataset_plots, sample_images, slug
 
     info, sections = value_info(catalog), value_sections(catalog)
     frame = long[(long["dataset"] == dataset) & long["status"].isin(["finished", "diverged"])
@@ -188,7 +188,7 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
         plots.append({"title": plot.title, "caption": plot.caption, "file": f"images/{path.name}",
                       "data_uri": _data_uri(plot.png), "png": plot.png, "path": path})
     for variant, png in sample_images(dataset_runs, dataset):
-        path = image_dir / f"samples-{dataset}-{_slug(variant)}.png"
+        path = image_dir / f"samples-{slug(dataset)}-{slug(variant)}.png"
         samples.append({"variant": variant, "file": f"images/{path.name}", "data_uri": _data_uri(png),
                         "png": png, "path": path})
 
@@ -198,10 +198,6 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
     return {"name": dataset, "tables": tables, "pairwise": pairwise, "seeds": seeds,
             "seed_warning": seed_warning(seeds), "claims": _claims(summary, tests, info),
             "plots": plots, "samples": samples, "notes": notes, "summary": summary}
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
 def _data_uri(png: bytes) -> str:

@@ -67,7 +67,7 @@ def dataset_plots(runs: list[RunData], dataset: str, catalog: Any | None = None)
         return []
     colours = variant_colours(runs)
     labels = {**LABELS, **{key: label for key, (label, _) in value_info(catalog).items()}}
-    stem = _slug(dataset)
+    stem = slug(dataset)
     makers: list[tuple[str, Callable[..., Plot | None]]] = [
         ("losses", _loss_plot), ("volatility", _volatility_plot), ("cost", _cost_plot),
         ("over-training", _training_plot),
@@ -348,6 +348,6 @@ def _label(text: str) -> str:
     return f" {text}" if text.startswith("_") else text
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     """A file-name stem: lower case, runs of other characters than ``a-z0-9._`` as ``-``."""
-    return re.sub(r"[^a-z0-9._]+", "-", str(text).lower()).strip("-") or "dataset"
+    return re.sub(r"[^a-z0-9._]+", "-", str(text).lower()).strip("-") or "unnamed"

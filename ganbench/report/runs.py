@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ganbench.storage import CONFIG_FILE, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE, read_json
-from ganbench.tables import find_run_dirs
+from ganbench.tables import comparison_labels, find_run_dirs
 
 
 @dataclass
@@ -21,6 +21,7 @@ class RunData:
     summary: dict[str, Any]  # metrics.json: status, timings, metrics, metric_errors, ...
     history: pd.DataFrame | None  # per-step losses (history.csv)
     evaluations: pd.DataFrame | None  # metrics over training (evaluations.csv, --eval-every)
+    label: str = ""  # the name it is compared under (see ganbench.tables.comparison_labels)
 
     @property
     def run_id(self) -> str:
@@ -28,7 +29,9 @@ class RunData:
 
     @property
     def variant(self) -> str:
-        return self.summary["variant"]
+        """The variant as compared: its name, plus the settings that set it apart from other
+        runs of that variant (``vanilla [arch=stylegan]``)."""
+        return self.label or self.summary["variant"]
 
     @property
     def dataset(self) -> str:
@@ -54,9 +57,12 @@ def _csv(path: Path) -> pd.DataFrame | None:
 
 def load_runs(path: Path) -> list[RunData]:
     """Every run at or below ``path``, sorted by data set, variant and seed."""
+    run_dirs = find_run_dirs(path)
+    configs = {run_dir: read_json(run_dir / CONFIG_FILE) for run_dir in run_dirs}
+    labels = comparison_labels({run_dir: record["config"] for run_dir, record in configs.items()})
     runs = [
-        RunData(run_dir, read_json(run_dir / CONFIG_FILE), read_json(run_dir / METRICS_FILE),
-                _csv(run_dir / HISTORY_FILE), _csv(run_dir / EVALUATIONS_FILE))
-        for run_dir in find_run_dirs(path)
+        RunData(run_dir, configs[run_dir], read_json(run_dir / METRICS_FILE),
+                _csv(run_dir / HISTORY_FILE), _csv(run_dir / EVALUATIONS_FILE), labels[run_dir])
+        for run_dir in run_dirs
     ]
     return sorted(runs, key=lambda r: (r.dataset, r.variant, r.seed, r.run_id))
