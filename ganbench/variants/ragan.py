@@ -10,6 +10,13 @@ from ganbench.variants import Variant
 from ganbench.variants.rsgan import require_real_scores
 
 
+def relativistic_average_loss(winners: Tensor, losers: Tensor) -> Tensor:
+    """BCE(C(w) - mean C(l), 1) + BCE(C(l) - mean C(w), 0): ``winners`` should score above the
+    other batch's average and ``losers`` below it. D uses (real, fake), G the roles swapped."""
+    return (F.softplus(-(winners - losers.mean())).mean()
+            + F.softplus(losers - winners.mean()).mean())
+
+
 class RaGAN(Variant):
     name = "ragan"
     description = "Relativistic average GAN: BCE on C(x) - mean C(other batch); Adam 2e-4 (0.5, 0.999)."
@@ -17,15 +24,10 @@ class RaGAN(Variant):
     generator_uses_real = True
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        # BCE(C(x_r) - mean C(x_f), 1) + BCE(C(x_f) - mean C(x_r), 0)
-        return (F.softplus(-(real_scores - fake_scores.mean())).mean()
-                + F.softplus(fake_scores - real_scores.mean()).mean())
+        return relativistic_average_loss(real_scores, fake_scores)
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
-        # the same with the labels swapped: BCE(C(x_f) - mean C(x_r), 1) + BCE(C(x_r) - mean C(x_f), 0)
-        real_scores = require_real_scores(real_scores, self.name)
-        return (F.softplus(-(fake_scores - real_scores.mean())).mean()
-                + F.softplus(real_scores - fake_scores.mean()).mean())
+        return relativistic_average_loss(fake_scores, require_real_scores(real_scores, self.name))
 
 
 @hookimpl

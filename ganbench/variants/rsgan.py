@@ -21,6 +21,12 @@ def require_real_scores(real_scores: Tensor | None, variant: str) -> Tensor:
     return real_scores
 
 
+def relativistic_loss(winners: Tensor, losers: Tensor) -> Tensor:
+    """BCE(C(w) - C(l), 1) = softplus(C(l) - C(w)) on paired samples: ``winners`` should score
+    above ``losers``. D uses (real, fake), G the same with the roles swapped."""
+    return F.softplus(losers - winners).mean()
+
+
 class RSGAN(Variant):
     name = "rsgan"
     description = "Relativistic standard GAN: BCE on C(x_r) - C(x_f); Adam 2e-4 (0.5, 0.999)."
@@ -28,12 +34,10 @@ class RSGAN(Variant):
     generator_uses_real = True
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        # BCE(C(x_r) - C(x_f), 1) = softplus(-(r - f))
-        return F.softplus(fake_scores - real_scores).mean()
+        return relativistic_loss(real_scores, fake_scores)
 
     def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
-        # BCE(C(x_f) - C(x_r), 1)
-        return F.softplus(require_real_scores(real_scores, self.name) - fake_scores).mean()
+        return relativistic_loss(fake_scores, require_real_scores(real_scores, self.name))
 
 
 @hookimpl
