@@ -96,6 +96,16 @@ def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
     return variant_cls(variant_cls.Params(**config.variant_params))
 
 
+def start_run(config: RunConfig, catalog: Catalog) -> tuple[torch.device, Dataset, Variant]:
+    """What every training loop does first: pick the device (peak-memory counter reset), seed
+    every random source, and make the run's data set and variant."""
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    seed_everything(config.seed, device)
+    return device, catalog.datasets.get(config.dataset)(), build_variant(config, catalog)
+
+
 def build_models(config: RunConfig, catalog: Catalog, variant: Variant, dataset: Dataset,
                  device: torch.device) -> Models:
     """Build the pair, let the variant re-initialise it, spectrally normalise the critic if the
@@ -320,12 +330,7 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     Callbacks run with the random state saved and restored, and their time is not counted
     as training time, so they change neither the results nor the timings.
     """
-    device = torch.device(config.device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    seed_everything(config.seed, device)
-    dataset = catalog.datasets.get(config.dataset)()
-    variant = build_variant(config, catalog)
+    device, dataset, variant = start_run(config, catalog)
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
     timer = PhaseTimer(device)

@@ -26,10 +26,9 @@ from ganbench.config import RunConfig
 from ganbench.datasets.two_domain import TwoDomainSource
 from ganbench.errors import UsageError
 from ganbench.plugins import Catalog
-from ganbench.seeding import seed_everything
 from ganbench.storage import atomic_path
 from ganbench.timing import PhaseTimer
-from ganbench.training import TrainingOutcome, _peak_memory_mb, build_variant, run_loop
+from ganbench.training import TrainingOutcome, _peak_memory_mb, run_loop, start_run
 from ganbench.variants import TranslationVariant
 
 HISTORY_COLUMNS = ("g_loss", "g_adversarial", "cycle_loss", "identity_loss", "d_loss")
@@ -112,12 +111,7 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
     :class:`DomainCritics`. Callbacks run with the random state saved and restored and are
     not counted as training time.
     """
-    device = torch.device(config.device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    seed_everything(config.seed, device)
-    dataset = catalog.datasets.get(config.dataset)()
-    variant = build_variant(config, catalog)
+    device, dataset, variant = start_run(config, catalog)
     if not isinstance(variant, TranslationVariant):
         raise UsageError(f"variant {config.variant!r} is not a translation variant; "
                          f"it cannot train on the two-domain data set {config.dataset!r}.")
