@@ -152,7 +152,9 @@ class Dataset:
     ``shape`` of one sample (``(dim,)`` or ``(channels, height, width)``), ``num_classes``
     (``None`` when unlabelled) and ``default_batch_size``; ``task``: ``"generation"``
     (samples to imitate, for noise-to-sample variants) or ``"translation"`` (two unpaired
-    domains of ``kind`` ``"two-domain"``, for translation variants such as ``cyclegan``).
+    domains of ``kind`` ``"two-domain"``, for translation variants such as ``cyclegan``);
+    ``takes_argument``: the data set is named with an argument (``folder:PATH``) and
+    :meth:`from_argument` makes the class that is used, which records its ``spec``.
     """
 
     name: ClassVar[str]
