@@ -167,7 +167,8 @@ class MNISTFamily(TorchvisionImages):
             return folder  # torchvision's own layout
         sources = {}
         for stem in self.idx_files:
-            existing = [f for f in (folder / stem, folder / f"{stem}.gz") if f.is_file()]
+            places = (folder / stem, folder / f"{stem}.gz", self._raw(folder) / f"{stem}.gz")
+            existing = [f for f in places if f.is_file()]
             if existing:
                 sources[stem] = existing[0]
         if not sources:
