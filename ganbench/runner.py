@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import platform
 import shutil
 import subprocess
@@ -255,6 +256,21 @@ def record_failure(task: RunTask, error: str) -> RunRecord:
     return RunRecord(config, task.run_dir, "failed", error=error)
 
 
+def _check_run_folder(run_dir: Path) -> None:
+    """Make ``run_dir``, a real folder this process may write to, or raise :class:`GanbenchError`."""
+    if run_dir.is_symlink():
+        raise GanbenchError(f"{run_dir} is a symbolic link; ganbench writes a run only into a real folder "
+                            "inside --out. Remove the link (its target is left alone) and run again.")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanbenchError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}; "
+                            "check that --out is a folder you may write to.") from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise GanbenchError(f"cannot write into the run folder {run_dir} (permission denied); "
+                            "check the permissions of --out.")
+
+
 def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | None = None) -> RunRecord:
     """Do one run under its folder's lock; an exception in it becomes a ``failed`` record with
     its traceback. A run that another process completed while this one waited for the lock
@@ -263,6 +279,7 @@ def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | No
     A :class:`GanbenchError` (a problem with the user's input, such as a missing data set) is
     raised instead, since every other run would fail the same way.
     """
+    _check_run_folder(task.run_dir)
     with run_lock(task.run_dir):
         if file_state(task.run_dir / METRICS_FILE) != task.seen and is_done(task.run_dir, task.config.digest()):
             # another process did this run while we waited for its lock

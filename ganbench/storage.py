@@ -162,11 +162,17 @@ def _is_number(value: Any) -> bool:
 
 
 def _load(path: Path, what: str) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         raise DamagedRun(f"no {path.name} (unfinished run)")
+    if not path.is_file():
+        raise DamagedRun(f"{path.name} is not a file")
     try:
-        data = read_json(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        text = path.read_text()
+    except OSError as exc:
+        raise DamagedRun(f"{path.name} cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DamagedRun(f"{path.name} is empty, truncated or not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise DamagedRun(f"{path.name} holds a JSON {type(data).__name__}, not the {what} object ganbench writes")
@@ -220,12 +226,12 @@ def read_run(run_dir: Path, *, check_files: bool = True) -> RunFolder:
         _expect(summary[key] == config[key],
                 f"{METRICS_FILE} says {key} {summary[key]!r} but {CONFIG_FILE} says {config[key]!r}")
     _expect(isinstance(summary.get("run_id", ""), str), f"{METRICS_FILE}: 'run_id' is not text")
+    _check_numbers(summary, "metrics")
+    _check_numbers(summary, "timings")
+    errors = summary.get("metric_errors", {})
+    _expect(isinstance(errors, dict) and all(isinstance(v, str) for v in errors.values()),
+            f"{METRICS_FILE}: 'metric_errors' is not an object of texts")
     if status in DONE_STATUSES:
-        _check_numbers(summary, "metrics")
-        _check_numbers(summary, "timings")
-        errors = summary.get("metric_errors", {})
-        _expect(isinstance(errors, dict) and all(isinstance(v, str) for v in errors.values()),
-                f"{METRICS_FILE}: 'metric_errors' is not an object of texts")
         files = summary.get("files")
         _expect(files is None or isinstance(files, dict), f"{METRICS_FILE}: 'files' is not an object")
         if check_files:

@@ -110,6 +110,36 @@ def test_a_planted_data_set_name_cannot_make_run_write_outside_out(tmp_path):
     assert all(path.startswith(("out/", "report/")) for path in written - {"victim/README.md"}), written
 
 
+@pytest.mark.parametrize("sweep_name", ["../escape", "/tmp/escape", "a/b", ".."])
+def test_a_sweep_name_that_leaves_out_is_a_usage_error(tmp_path, sweep_name):
+    result = cli.invoke(app, ["run", "--variants", "vanilla", "--datasets", "ring-8", "--steps", "2",
+                              "--out", str(tmp_path / "out"), "--sweep", sweep_name])
+    assert result.exit_code == 2 and "--sweep must be a folder name" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_planted_symlink_in_place_of_a_run_folder_is_not_followed(tmp_path, catalog):
+    [config] = plan(catalog, steps=2)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious\n")
+    sweep = tmp_path / "out" / "default"
+    sweep.mkdir(parents=True)
+    (sweep / config.run_id).symlink_to(victim)
+    result = cli.invoke(app, ["run", "--variants", "vanilla", "--datasets", "ring-8", "--steps", "2", "--batch-size",
+                              "32", "--metrics", "volatility", "--device", "cpu", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "is a symbolic link" in result.output
+    assert [p.name for p in victim.iterdir()] == ["keep.txt"] and (victim / "keep.txt").read_text() == "precious\n"
+
+
+def test_an_out_folder_that_is_a_file_exits_1_without_a_traceback(tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    result = cli.invoke(app, ["run", "--variants", "vanilla", "--datasets", "ring-8", "--steps", "2",
+                              "--metrics", "volatility", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "cannot create the run folder" in result.output
+    assert "Traceback" not in result.output
+
+
 def truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -130,6 +160,12 @@ DAMAGE = {
                               "metrics.g_std is '0.5'"),
     "metric value Infinity": (lambda d: edit_json(d / "metrics.json", lambda m: m["metrics"].update(g_std=math.inf)),
                               "metrics.g_std is inf"),
+    "metrics.json a folder": (lambda d: (d / "metrics.json").unlink() or (d / "metrics.json").mkdir(),
+                              "metrics.json is not a file"),
+    "deeply nested metrics.json": (lambda d: (d / "metrics.json").write_text("[" * 100_000 + "]" * 100_000),
+                                   "metrics.json is empty, truncated or not JSON"),
+    "timings null": (lambda d: edit_json(d / "metrics.json", lambda m: m.update(timings=None)),
+                     "'timings' is a NoneType"),
     "status unknown": (lambda d: edit_json(d / "metrics.json", lambda m: m.update(status="done")), "status 'done'"),
     "no config.json": (lambda d: (d / "config.json").unlink(), "no config.json"),
     "seed a string": (lambda d: edit_json(d / "config.json", lambda c: c["config"].update(seed="0")),
