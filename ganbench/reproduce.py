@@ -26,8 +26,8 @@ from ganbench.plugins import Catalog
 from ganbench.runner import run_one
 from ganbench.seeding import torch_threads
 from ganbench.storage import (
-    CONFIG_FILE, DONE_STATUSES, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, DamagedRun, damaged_files,
-    read_json, read_run,
+    CONFIG_FILE, DONE_STATUSES, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, WEIGHT_FILES, DamagedRun,
+    damaged_files, read_json, read_run,
 )
 
 CUDA_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
@@ -72,8 +72,8 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
               workdir: Path | None = None) -> Reproduction:
     """Re-run the run recorded in ``run_dir`` and compare its losses, status and metrics.
 
-    A recorded file (history, weights, samples) that is missing or no longer has its recorded
-    size and SHA-256 makes the verdict "not reproduced", naming the file, without a re-run.
+    A weight file that is missing or no longer has its recorded size and SHA-256 makes the
+    verdict "not reproduced", naming the file, without a re-run.
 
     :param device: ``cpu`` or ``cuda`` (default: the recorded device).
     :param data_root: where to look for data set files (default: the recorded one).
@@ -85,12 +85,12 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
     run_dir = Path(run_dir)
     record, summary = _load_record(run_dir)
     recorded = _rebuild_config(record, run_dir)
-    damaged = damaged_files(run_dir, summary)
+    damaged = damaged_files(run_dir, summary, WEIGHT_FILES)  # losses and metrics are compared below
     if damaged:
         return Reproduction(
             run_dir=run_dir, run_id=record.get("run_id", run_dir.name), device=recorded.device, matches=False,
             tolerance=None, differences=damaged,
-            notes=["not re-run: the recorded files are damaged or missing, so the record cannot be trusted"],
+            notes=["not re-run: the recorded weights are damaged or missing, so the record cannot be trusted"],
         )
     config = dataclasses.replace(recorded, device=_choose_device(recorded.device, device, record))
     if data_root is None and record.get("data_root"):

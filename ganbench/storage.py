@@ -40,6 +40,7 @@ DONE_STATUSES = ("finished", "diverged")
 STATUSES = (*DONE_STATUSES, "failed")
 # Files a finished run must have; their size and SHA-256 go into metrics.json["files"].
 REQUIRED_FILES = (HISTORY_FILE, GENERATOR_FILE, CRITIC_FILE)
+WEIGHT_FILES = (GENERATOR_FILE, CRITIC_FILE)
 RECORDED_FILES = (HISTORY_FILE, EVALUATIONS_FILE, SAMPLES_FILE, GENERATOR_FILE, CRITIC_FILE)
 
 logger = logging.getLogger("ganbench")
@@ -125,16 +126,18 @@ def file_problems(run_dir: Path, files: dict[str, Any]) -> list[str]:
     return problems
 
 
-def damaged_files(run_dir: Path, summary: dict[str, Any]) -> list[str]:
+def damaged_files(run_dir: Path, summary: dict[str, Any], names: tuple[str, ...] | None = None) -> list[str]:
     """One line per file of a completed run that is missing, or changed since ``summary``
     (its ``metrics.json``) recorded its size and SHA-256; runs recorded before ganbench kept
-    hashes need their history and weights present and non-empty."""
+    hashes need their history and weights present and non-empty. ``names``: check only these."""
     files = summary.get("files")
+    required = [name for name in REQUIRED_FILES if names is None or name in names]
     if not isinstance(files, dict):
-        return [f"{run_dir / name} is missing or empty" for name in REQUIRED_FILES
+        return [f"{run_dir / name} is missing or empty" for name in required
                 if not (run_dir / name).is_file() or (run_dir / name).stat().st_size == 0]
-    return [f"{METRICS_FILE} does not record {name}" for name in REQUIRED_FILES if name not in files] \
-        + file_problems(run_dir, files)
+    checked = {name: entry for name, entry in files.items() if names is None or name in names}
+    return [f"{METRICS_FILE} does not record {name}" for name in required if name not in files] \
+        + file_problems(run_dir, checked)
 
 
 # --- reading run folders back ---------------------------------------------------------------
