@@ -28,7 +28,7 @@ from ganbench.plugins import Catalog
 from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
-    SAMPLES_FILE, DamagedRun, atomic_path, file_state, is_done, read_run, record_files, run_lock, write_json,
+    SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, run_lock, write_json,
 )
 from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
@@ -281,9 +281,10 @@ def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | No
     """
     _check_run_folder(task.run_dir)
     with run_lock(task.run_dir):
-        if file_state(task.run_dir / METRICS_FILE) != task.seen and is_done(task.run_dir, task.config.digest()):
-            # another process did this run while we waited for its lock
-            return RunRecord(task.config, task.run_dir, "skipped", read_run(task.run_dir).summary)
+        if file_state(task.run_dir / METRICS_FILE) != task.seen:  # changed since the sweep was planned
+            done = completed_run(task.run_dir, task.config.digest())
+            if done is not None:  # another process did this run while we waited for its lock
+                return RunRecord(task.config, task.run_dir, "skipped", done.summary)
         try:
             summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
                               command=task.command, on_step=on_step)
@@ -349,11 +350,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     for config in runs:
         run_dir = sweep_dir / config.run_id
         seen = file_state(run_dir / METRICS_FILE)
-        try:
-            done = None if force else read_run(run_dir)
-        except DamagedRun:
-            done = None
-        if done is not None and done.done and done.record["digest"] == config.digest():
+        done = None if force else completed_run(run_dir, config.digest())
+        if done is not None:
             records[config.run_id] = RunRecord(config, run_dir, "skipped", done.summary)
         else:
             pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen))

@@ -13,6 +13,7 @@ Everything here imports nothing of the rest of ganbench.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -114,10 +115,11 @@ def file_problems(run_dir: Path, files: dict[str, Any]) -> list[str]:
     line per missing, resized or changed file naming it; empty when all are intact."""
     problems = []
     for name, recorded in sorted(files.items()):
-        path = run_dir / slug(name)
-        if slug(name) != name or not isinstance(recorded, dict):
+        if name not in RECORDED_FILES or not isinstance(recorded, dict):
             problems.append(f"metrics.json records an unexpected file entry {name!r}")
-        elif not path.is_file():
+            continue
+        path = run_dir / name
+        if not path.is_file():
             problems.append(f"{path} is missing")
         elif path.stat().st_size != recorded.get("bytes"):
             problems.append(f"{path} has {path.stat().st_size} bytes, {recorded.get('bytes')} were recorded")
@@ -272,13 +274,18 @@ def scan_runs(path: Path) -> list[RunFolder]:
     return runs
 
 
-def is_done(run_dir: Path, digest: str | None = None) -> bool:
-    """Whether ``run_dir`` holds a completed, intact run (of config ``digest``, if given)."""
+def completed_run(run_dir: Path, digest: str | None = None) -> RunFolder | None:
+    """The completed, intact run in ``run_dir`` (of config ``digest``, if given), else ``None``."""
     try:
         run = read_run(run_dir)
     except DamagedRun:
-        return False
-    return run.done and (digest is None or run.record["digest"] == digest)
+        return None
+    return run if run.done and (digest is None or run.record["digest"] == digest) else None
+
+
+def is_done(run_dir: Path, digest: str | None = None) -> bool:
+    """Whether ``run_dir`` holds a completed, intact run (of config ``digest``, if given)."""
+    return completed_run(run_dir, digest) is not None
 
 
 def file_state(path: Path) -> tuple[int, int, int] | None:
@@ -299,6 +306,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     The lock is ``flock`` on ``run_dir/.lock``, which names the holder's host and pid while it
     is held and is deleted when the block ends. The system releases a lock when its holder
     ends in any way (``kill -9``, a crash), so a lock left by a dead process is never in force.
+    On a file system without locks the block runs unlocked, after a warning.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -311,6 +319,15 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             logger.warning("run folder %s is locked by %s; waiting for it", run_dir, holder)
             fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # a file system without locks (Lustre mounted without -o flock)
+            if exc.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
+                os.close(fd)
+                raise
+            logger.warning("cannot lock run folder %s (%s); two processes could train it at once",
+                           run_dir, exc.strerror)
+            os.close(fd)
+            yield
+            return
         if file_state(path) is not None and os.fstat(fd).st_ino == file_state(path)[0]:
             break  # locked the file that is still in place (not one its holder deleted)
         os.close(fd)

@@ -366,3 +366,17 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path, catalog):
     assert (run_dir / ".lock").exists()  # left behind, naming a dead process
     [record] = run_sweep([config], catalog, sweep, quiet=True)
     assert record.status == "finished" and is_done(run_dir)
+
+
+def test_a_file_system_without_locks_runs_unlocked_with_a_warning(tmp_path, monkeypatch, caplog):
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with run_lock(tmp_path / "run"):
+        (tmp_path / "run" / "inside").write_text("ran")
+    assert (tmp_path / "run" / "inside").read_text() == "ran"
+    assert "cannot lock run folder" in caplog.text and "No locks available" in caplog.text
