@@ -119,6 +119,9 @@ def run(
         if ray_address is not None and executor != "ray":
             raise UsageError(f"--ray-address needs --executor ray, got --executor {executor}.")
         sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
+        if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
+            raise UsageError(f"--sweep must be a folder name such as 'default', got {sweep!r}: "
+                             "runs go to OUT/SWEEP/ and never outside --out.")
         sweep_dir = out / sweep
         records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json,
                             executor=sweep_executor, retries=retries)

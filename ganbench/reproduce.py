@@ -25,7 +25,10 @@ from ganbench.errors import UsageError
 from ganbench.plugins import Catalog
 from ganbench.runner import run_one
 from ganbench.seeding import torch_threads
-from ganbench.storage import CONFIG_FILE, DONE_STATUSES, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, read_json
+from ganbench.storage import (
+    CONFIG_FILE, DONE_STATUSES, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, WEIGHT_FILES, DamagedRun,
+    damaged_files, read_json, read_run,
+)
 
 CUDA_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
 
@@ -69,6 +72,9 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
               workdir: Path | None = None) -> Reproduction:
     """Re-run the run recorded in ``run_dir`` and compare its losses, status and metrics.
 
+    A weight file that is missing or no longer has its recorded size and SHA-256 makes the
+    verdict "not reproduced", naming the file, without a re-run.
+
     :param device: ``cpu`` or ``cuda`` (default: the recorded device).
     :param data_root: where to look for data set files (default: the recorded one).
     :param workdir: keep the re-run in this folder (it must not exist or be empty);
@@ -79,6 +85,13 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
     run_dir = Path(run_dir)
     record, summary = _load_record(run_dir)
     recorded = _rebuild_config(record, run_dir)
+    damaged = damaged_files(run_dir, summary, WEIGHT_FILES)  # losses and metrics are compared below
+    if damaged:
+        return Reproduction(
+            run_dir=run_dir, run_id=record.get("run_id", run_dir.name), device=recorded.device, matches=False,
+            tolerance=None, differences=damaged,
+            notes=["not re-run: the recorded weights are damaged or missing, so the record cannot be trusted"],
+        )
     if recorded.data is not None:
         rebuild_dataset(recorded.data, catalog)
     config = dataclasses.replace(recorded, device=_choose_device(recorded.device, device, record))
@@ -146,6 +159,10 @@ def _load_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if status not in DONE_STATUSES:
         raise UsageError(f"run {run_dir.name} did not complete (status {status!r}); only finished or diverged "
                          "runs can be reproduced. Run the sweep again to redo it.")
+    try:
+        read_run(run_dir, check_files=False)
+    except DamagedRun as exc:
+        raise UsageError(f"{run_dir} is not a usable ganbench run: {exc}.") from None
     return record, summary
 
 

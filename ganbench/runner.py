@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 import platform
 import shutil
 import subprocess
@@ -24,8 +27,8 @@ from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import Catalog
 from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.storage import (
-    CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE,
-    atomic_path, is_done, read_json, write_json,
+    CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
+    SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, run_lock, write_json,
 )
 from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
@@ -54,6 +57,9 @@ class RunTask:
     data_root: Path | None = None
     command: list[str] | None = None  # the driver's command line, recorded in config.json
     attempt: int = 1
+    # metrics.json as the driver saw it when it planned the run (storage.file_state): a
+    # completed run whose metrics.json has changed since was done by another process.
+    seen: tuple[int, int, int] | None = None
 
 
 def environment() -> dict[str, Any]:
@@ -113,7 +119,8 @@ def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator,
             errors[name] = f"skipped: {skip_reason}"
             continue
         try:
-            values.update(metric_cls().compute(context))
+            computed = metric_cls().compute(context)
+            values.update(checked_values(computed, name, catalog.metrics.plugin_of(name)))
         except MetricSkipped as exc:
             errors[name] = f"skipped: {exc}"
         except GanbenchError as exc:
@@ -125,15 +132,46 @@ def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator,
     return values, errors, context.details
 
 
+def checked_values(computed: Any, metric: str, plugin: str) -> dict[str, float]:
+    """A metric's ``compute`` result as ``{value key: float}``; anything else is the metric's error.
+
+    Values must be real numbers, finite or NaN (undefined, stored as ``null``); an infinity,
+    a string, a tensor or a bool raises :class:`TypeError` naming the metric and its plugin.
+    """
+    where = f"metric {metric!r} (plugin {plugin!r})"
+    if not isinstance(computed, dict):
+        raise TypeError(f"{where} returned a {type(computed).__name__}; compute() must return a dict "
+                        "of {value key: number}.")
+    values: dict[str, float] = {}
+    for key, value in computed.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{where} returned the value key {key!r}; keys must be strings.")
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or math.isinf(value):
+            raise TypeError(f"{where} returned {key}={value!r} ({type(value).__name__}); values must be "
+                            "finite numbers, or NaN when undefined (use float(...), .item() for tensors).")
+        values[key] = float(value)
+    return values
+
+
+def _clear(run_dir: Path) -> None:
+    """Empty ``run_dir`` (an unfinished or forced run starts from scratch), keeping its lock."""
+    for child in run_dir.iterdir():
+        if child.name == LOCK_FILE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
 def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
             command: list[str] | None = None, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content.
 
     ``on_step`` is called with the number of finished generator steps, for progress display.
     """
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # an unfinished or forced run starts from scratch
-    run_dir.mkdir(parents=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _clear(run_dir)
     write_json(run_dir / CONFIG_FILE, {
         "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
         "environment": environment(), "command": command or sys.argv,
@@ -199,6 +237,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
                     "cpu_time_s": time.process_time() - cpu_started},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
+        "files": record_files(run_dir),  # size and SHA-256 of each file written above
     }
     write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done
     return summary
@@ -217,19 +256,42 @@ def record_failure(task: RunTask, error: str) -> RunRecord:
     return RunRecord(config, task.run_dir, "failed", error=error)
 
 
+def _check_run_folder(run_dir: Path) -> None:
+    """Make ``run_dir``, a real folder this process may write to, or raise :class:`GanbenchError`."""
+    if run_dir.is_symlink():
+        raise GanbenchError(f"{run_dir} is a symbolic link; ganbench writes a run only into a real folder "
+                            "inside --out. Remove the link (its target is left alone) and run again.")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanbenchError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}; "
+                            "check that --out is a folder you may write to.") from None
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise GanbenchError(f"cannot write into the run folder {run_dir} (permission denied); "
+                            "check the permissions of --out.")
+
+
 def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | None = None) -> RunRecord:
-    """Do one run; an exception in it becomes a ``failed`` record with its traceback.
+    """Do one run under its folder's lock; an exception in it becomes a ``failed`` record with
+    its traceback. A run that another process completed while this one waited for the lock
+    comes back ``skipped``, with that process's summary.
 
     A :class:`GanbenchError` (a problem with the user's input, such as a missing data set) is
     raised instead, since every other run would fail the same way.
     """
-    try:
-        summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
-                          command=task.command, on_step=on_step)
-    except GanbenchError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
-        return record_failure(task, "".join(traceback.format_exception(exc)))
+    _check_run_folder(task.run_dir)
+    with run_lock(task.run_dir):
+        if file_state(task.run_dir / METRICS_FILE) != task.seen:  # changed since the sweep was planned
+            done = completed_run(task.run_dir, task.config.digest())
+            if done is not None:  # another process did this run while we waited for its lock
+                return RunRecord(task.config, task.run_dir, "skipped", done.summary)
+        try:
+            summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
+                              command=task.command, on_step=on_step)
+        except GanbenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
+            return record_failure(task, "".join(traceback.format_exception(exc)))
     return RunRecord(task.config, task.run_dir, summary["status"], summary)
 
 
@@ -300,10 +362,12 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     pending: list[RunTask] = []
     for config in runs:
         run_dir = sweep_dir / config.run_id
-        if not force and is_done(run_dir, config.digest()):
-            records[config.run_id] = RunRecord(config, run_dir, "skipped", read_json(run_dir / METRICS_FILE))
+        seen = file_state(run_dir / METRICS_FILE)
+        done = None if force else completed_run(run_dir, config.digest())
+        if done is not None:
+            records[config.run_id] = RunRecord(config, run_dir, "skipped", done.summary)
         else:
-            pending.append(RunTask(config, run_dir, data_root, list(sys.argv)))
+            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen))
     announce_data(pending, catalog, data_root, console)
     with _progress(console, quiet) as progress, executor:
         display = _RichSweepProgress(progress, total=len(runs))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
-from ganbench.storage import CONFIG_FILE, METRICS_FILE, read_json
+from ganbench.storage import RunFolder, atomic_path, scan_runs, slug
 
 # Values every run reports, measured by the core: label and whether higher is better.
 CORE_VALUES: dict[str, tuple[str, bool | None]] = {
@@ -31,11 +31,9 @@ ERROR_PREFIX = "error:"  # long-format rows that carry a metric's skip reason or
 
 
 def find_run_dirs(path: Path) -> list[Path]:
-    """Run folders at or below ``path`` (a run, a sweep or a results folder)."""
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} is not a folder of ganbench results.")
-    return sorted(p.parent for p in path.rglob(METRICS_FILE) if (p.parent / CONFIG_FILE).exists())
+    """Usable run folders at or below ``path`` (a run, a sweep or a results folder); damaged
+    ones are skipped with a warning (see :func:`ganbench.storage.scan_runs`)."""
+    return [run.run_dir for run in scan_runs(path)]
 
 
 def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -81,20 +79,22 @@ def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
     return labels
 
 
-def load_results(path: Path) -> pd.DataFrame:
+def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
     """All runs below ``path`` in long format: one row per (run, metric) with its ``value``.
 
-    A metric that was skipped or failed gives a row ``error:<metric>`` with the reason in ``note``.
-    The ``variant`` column holds :func:`comparison_labels`: the variant's name, with the
-    settings that tell runs of different configurations apart.
+    ``path`` may also be the runs :func:`ganbench.storage.scan_runs` found. Damaged or
+    unfinished run folders are skipped with one warning each. ``run_id`` is the run folder's
+    name. A metric that was skipped or failed gives a row ``error:<metric>`` with the reason in
+    ``note``. The ``variant`` column holds :func:`comparison_labels`: the variant's name, with
+    the settings that tell runs of different configurations apart.
     """
     rows: list[dict[str, Any]] = []
-    run_dirs = find_run_dirs(path)
-    labels = comparison_labels({d: read_json(d / CONFIG_FILE)["config"] for d in run_dirs})
-    for run_dir in run_dirs:
-        summary = read_json(run_dir / METRICS_FILE)
+    runs = scan_runs(path) if isinstance(path, (str, Path)) else list(path)
+    labels = comparison_labels({run.run_dir: run.record["config"] for run in runs})
+    for run in runs:
+        run_dir, summary = run.run_dir, run.summary
         ids = {
-            "sweep": run_dir.parent.name, "run_id": summary.get("run_id", run_dir.name),
+            "sweep": run_dir.parent.name, "run_id": run_dir.name,
             "variant": labels[run_dir], "dataset": summary["dataset"],
             "seed": summary["seed"], "status": summary["status"],
         }
@@ -242,14 +242,13 @@ def render(tables: dict[str, pd.DataFrame], fmt: str, catalog: Any | None = None
 
 
 def save_tables(tables: dict[str, pd.DataFrame], folder: Path, catalog: Any | None = None) -> list[Path]:
-    """``table-<dataset>.csv`` (numeric) and ``.md`` (formatted) in ``folder``."""
-    from ganbench.storage import atomic_path
-
+    """``table-<dataset>.csv`` (numeric) and ``.md`` (formatted) in ``folder``; the data set's
+    name is reduced to a safe file name by :func:`ganbench.storage.slug`."""
     written = []
     for dataset, table in tables.items():
         for suffix, text in (("csv", flat_numeric(table).to_csv()),
                              ("md", markdown(dataset, table, catalog))):
-            path = Path(folder) / f"table-{dataset}.{suffix}"
+            path = Path(folder) / f"table-{slug(dataset)}.{suffix}"
             with atomic_path(path) as tmp:
                 tmp.write_text(text)
             written.append(path)

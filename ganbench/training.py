@@ -276,7 +276,8 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     gets the number of steps read back so far. Each ``(every, callback)`` is called with the
     step count every ``every`` steps (0: never; not after the last step) under a saved and
     restored random state, and its time is not counted as training time. Columns that are NaN
-    throughout are dropped from the history.
+    throughout are dropped from the history, except the ``watch`` columns, which are always
+    kept (a run that diverges at step 0 still has its losses, as NaN).
     """
     buffer = torch.full((steps, len(columns)), math.nan, device=device)
     watched = [list(columns).index(name) for name in watch]
@@ -311,7 +312,8 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     if diverged_at is not None:
         history = history.iloc[: diverged_at + 1]
     history.insert(0, "step", range(len(history)))
-    return LoopOutcome(history.dropna(axis=1, how="all"), status, diverged_at, train_seconds)
+    empty = [c for c in columns if c not in watch and history[c].isna().all()]
+    return LoopOutcome(history.drop(columns=empty), status, diverged_at, train_seconds)
 
 
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,

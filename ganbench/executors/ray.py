@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from ganbench.errors import GanbenchError, UsageError
 from ganbench.executors import Executor, SweepProgress
 from ganbench.hookspecs import hookimpl
+from ganbench.storage import run_lock
 
 if TYPE_CHECKING:
     from ganbench.plugins import Catalog
@@ -113,7 +114,9 @@ class RayExecutor(Executor):
                 try:
                     outcome = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # the worker died, or Ray lost the task
-                    yield record_failure(task, f"{type(exc).__name__}: {exc}")
+                    with run_lock(task.run_dir):  # not while another process trains this run
+                        record = record_failure(task, f"{type(exc).__name__}: {exc}")
+                    yield record
                     continue
                 if isinstance(outcome, GanbenchError):
                     raise outcome

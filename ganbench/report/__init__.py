@@ -22,7 +22,7 @@ import pandas as pd
 from ganbench.errors import UsageError
 from ganbench.report.runs import RunData, load_runs
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise
-from ganbench.storage import atomic_path
+from ganbench.storage import RunFolder, atomic_path
 from ganbench.tables import SECTIONS, load_results, value_info, value_sections
 
 TEMPLATES = jinja2.Environment(
@@ -214,7 +214,7 @@ def build_report(results_dir: Path, out_dir: Path, catalog: Any, *,
         raise UsageError(str(exc)) from None
     if not runs:
         raise UsageError(f"no ganbench runs under {results_dir}; run `ganbench run --out {results_dir}` first.")
-    long = load_results(results_dir)
+    long = load_results([RunFolder(r.run_dir, r.config, r.summary) for r in runs])  # warned once, by load_runs
     image_dir = out_dir / "images"
     done = [r for r in runs if r.status != "failed"]
     datasets = [_dataset_section(d, done, long, catalog, image_dir)

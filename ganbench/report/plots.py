@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from matplotlib.patches import Patch
 
 from ganbench.report.runs import RunData
 from ganbench.report.statistics import confidence_interval
+from ganbench.storage import slug
 from ganbench.tables import value_info
 
 DPI = 100
@@ -348,6 +348,3 @@ def _label(text: str) -> str:
     return f" {text}" if text.startswith("_") else text
 
 
-def slug(text: str) -> str:
-    """A file-name stem: lower case, runs of other characters than ``a-z0-9._`` as ``-``."""
-    return re.sub(r"[^a-z0-9._]+", "-", str(text).lower()).strip("-") or "unnamed"

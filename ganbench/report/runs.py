@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
-from ganbench.storage import CONFIG_FILE, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_FILE, read_json
-from ganbench.tables import comparison_labels, find_run_dirs
+from ganbench.storage import EVALUATIONS_FILE, HISTORY_FILE, SAMPLES_FILE, DamagedRun, RunFolder, scan_runs
+from ganbench.tables import comparison_labels
+
+logger = logging.getLogger("ganbench")
 
 
 @dataclass
@@ -25,7 +28,8 @@ class RunData:
 
     @property
     def run_id(self) -> str:
-        return self.summary.get("run_id", self.run_dir.name)
+        """The run folder's name."""
+        return self.run_dir.name
 
     @property
     def variant(self) -> str:
@@ -52,17 +56,33 @@ class RunData:
 
 
 def _csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.is_file() else None
+    """A per-step table with a numeric ``step`` column, ``None`` if absent; :class:`DamagedRun`
+    if it cannot be read as one."""
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DamagedRun(f"{path.name} is not a readable CSV table ({str(exc).strip()})") from None
+    if "step" not in table.columns or not all(pd.api.types.is_numeric_dtype(t) for t in table.dtypes):
+        raise DamagedRun(f"{path.name} is not a table of numbers with a 'step' column")
+    return table
 
 
-def load_runs(path: Path) -> list[RunData]:
-    """Every run at or below ``path``, sorted by data set, variant and seed."""
-    run_dirs = find_run_dirs(path)
-    configs = {run_dir: read_json(run_dir / CONFIG_FILE) for run_dir in run_dirs}
-    labels = comparison_labels({run_dir: record["config"] for run_dir, record in configs.items()})
-    runs = [
-        RunData(run_dir, configs[run_dir], read_json(run_dir / METRICS_FILE),
-                _csv(run_dir / HISTORY_FILE), _csv(run_dir / EVALUATIONS_FILE), labels[run_dir])
-        for run_dir in run_dirs
-    ]
+def load_runs(path: Path | Sequence[RunFolder]) -> list[RunData]:
+    """Every usable run at or below ``path`` (or of the runs :func:`ganbench.storage.scan_runs`
+    found), sorted by data set, variant and seed; a damaged or unfinished run folder is skipped
+    with one warning line naming it and the reason."""
+    folders = scan_runs(path) if isinstance(path, (str, Path)) else list(path)
+    labels = comparison_labels({run.run_dir: run.record["config"] for run in folders})
+    runs = []
+    for folder in folders:
+        try:
+            history = _csv(folder.run_dir / HISTORY_FILE)
+            evaluations = _csv(folder.run_dir / EVALUATIONS_FILE)
+        except DamagedRun as exc:
+            logger.warning("skipping run folder %s: %s", folder.run_dir, exc)
+            continue
+        runs.append(RunData(folder.run_dir, folder.record, folder.summary, history, evaluations,
+                            labels[folder.run_dir]))
     return sorted(runs, key=lambda r: (r.dataset, r.variant, r.seed, r.run_id))
