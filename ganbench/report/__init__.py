@@ -83,11 +83,12 @@ def _setup(runs: list[RunData]) -> dict[str, Any]:
 
 
 def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, ValueInfo],
-            cost_note: str | None) -> list[str]:
+            cost_note: str | None, mixed: set[str]) -> list[str]:
     """What the sweep's numbers say: for each headline value (as its metric declares it), the
     best variant or the tied ones, with whether the difference is significant; the penalty's
     cost for each variant that has one. No cost conclusion when the runs' measurement
-    conditions differ (``cost_note`` says so instead)."""
+    conditions differ (``cost_note`` says so instead), and no penalty figures for the variants
+    in ``mixed``, whose own runs were measured under different conditions."""
     claims: list[str] = []
 
     def significance(metric: str, winner: str) -> str:
@@ -114,6 +115,8 @@ def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, ValueInf
         winners = rows[rows["rank"] == 1]
         others = ", ".join(f"{r['variant']} {_number(r['mean'])}" for _, r in rows[rows["rank"] != 1].iterrows())
         figure = _number(winners.iloc[0]["mean"]) + (f"; others: {others}" if others else "")
+        if len(winners) == len(rows):
+            return f"No difference in {value.label}: every variant has {_number(winners.iloc[0]['mean'])}."
         if len(winners) > 1:
             names = ", ".join(winners["variant"].iloc[:-1]) + " and " + winners["variant"].iloc[-1]
             return f"Tied for best {value.label} ({value.direction_text}): {names} ({figure})."
@@ -124,7 +127,7 @@ def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, ValueInf
     for section in SECTIONS:
         headlines = [(m, v) for m, v in info.items() if v.section == section and v.headline]
         if section == "cost" and cost_note is not None:
-            claims.append(f"No cost conclusion: {cost_note}")
+            claims.append(f"No cost conclusion: {cost_note[0].lower()}{cost_note[1:]}")
             headlines = []
         notes: list[str] = []
         for metric, value in headlines:
@@ -135,14 +138,19 @@ def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, ValueInf
                     notes.append(value.note)
         claims.extend(notes)
         if section == "cost":
-            claims.extend(_penalty_claims(summary))
+            claims.extend(_penalty_claims(summary, mixed))
     return claims
 
 
-def _penalty_claims(summary: pd.DataFrame) -> list[str]:
-    """For each variant with a gradient penalty: its share of critic time and the step-time ratio."""
+def _penalty_claims(summary: pd.DataFrame, mixed: set[str]) -> list[str]:
+    """For each variant with a gradient penalty: its share of critic time and the step-time ratio
+    (not for the variants in ``mixed``, measured under different conditions)."""
     claims = []
     for _, row in summary[(summary["metric"] == PENALTY_SHARE) & summary["mean"].notna()].iterrows():
+        if row["variant"] in mixed:
+            claims.append(f"Gradient-penalty cost for {row['variant']}: not summarised, its runs were "
+                          "measured under different conditions.")
+            continue
         ratio = summary[(summary["metric"] == PENALTY_RATIO) & (summary["variant"] == row["variant"])]
         text = (f"Gradient-penalty cost for {row['variant']}: {100 * row['mean']:.1f}% of critic-step time "
                 f"went into the penalty")
@@ -160,7 +168,9 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
     frame = long[(long["dataset"] == dataset) & long["status"].isin(["finished", "diverged"])
                  & ~long["metric"].str.startswith("error:")]
     info.update({m: unknown_value(m) for m in frame["metric"].unique() if m not in info})
-    cost_note = mixed_conditions_note(condition_groups(frame))
+    groups = condition_groups(frame)
+    cost_note = mixed_conditions_note(groups)
+    mixed = {v for v in frame["variant"].unique() if sum(v in names for names in groups.values()) > 1}
     # Cost figures measured under different conditions are shown but not ranked or tested.
     comparable = {m: v for m, v in info.items() if not (cost_note and v.section == "cost")}
     higher = {m: v.higher_is_better for m, v in comparable.items()}
@@ -209,7 +219,7 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
     notes = sorted({f"{m.removeprefix('error:')}: {str(n).splitlines()[0]}"
                     for m, n in zip(errors["metric"], errors["note"])})
     return {"name": dataset, "tables": tables, "pairwise": pairwise, "pairwise_note": untested_pairs_note(tests),
-            "seeds": seeds, "seed_warning": seed_warning(seeds), "claims": _claims(summary, tests, info, cost_note),
+            "seeds": seeds, "seed_warning": seed_warning(seeds), "claims": _claims(summary, tests, info, cost_note, mixed),
             "plots": plots, "samples": samples, "notes": notes, "summary": summary}
 
 

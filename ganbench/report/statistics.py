@@ -29,7 +29,8 @@ def summarise(long: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> p
     """One row per (value, variant): n, mean, std, 95% CI, rank (1 = best), ``best`` and ``tied``.
 
     Equal means share a rank (``tied`` is True for each of them; several variants may be
-    ``best``). A variant without a value for a metric (NaN mean) gets no rank and is never best.
+    ``best``), but when every variant with a value ties, none is ``best``. A variant without a
+    value for a metric (NaN mean) gets no rank and is never best.
 
     :param long: rows of one data set with ``variant``, ``metric`` and ``value`` columns.
     :param higher_is_better: direction of each value; values without one get no rank.
@@ -53,8 +54,10 @@ def summarise(long: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> p
             continue
         means = table.loc[index, "mean"]
         table.loc[index, "rank"] = means.rank(ascending=not direction, method="min")
-    table["best"] = table["rank"] == 1
     table["tied"] = table["rank"].notna() & table.duplicated(["metric", "rank"], keep=False)
+    ranked = table[table["rank"].notna()]
+    all_tied = ranked.groupby("metric")["rank"].transform("max") == 1
+    table["best"] = (table["rank"] == 1) & ~table.index.isin(ranked.index[all_tied])
     return table
 
 
