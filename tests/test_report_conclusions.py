@@ -147,3 +147,16 @@ def test_value_declarations_come_from_the_metric():
     assert info["sharpness"].headline and info["sharpness"].higher_is_better is True
     assert not info["blur"].headline and info["blur"].label == "blur score"
     assert info["blur"].section == "quality" and len(info) == 2
+
+
+def test_the_example_plugins_metric_appears_in_the_conclusions(tmp_path):
+    example = pytest.importorskip("ganbench_example.plugin", reason="the example plugin is not installed")
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register(example, name="example")
+    catalog = build_catalog(pm)
+    for seed in (0, 1, 2):
+        write_run(tmp_path, "wgan-lp", seed, metrics={"sliced_w1": 0.20 + 0.01 * seed})
+        write_run(tmp_path, "wgan-gp", seed, metrics={"sliced_w1": 0.50 + 0.01 * seed})
+    text = report_markdown(tmp_path, tmp_path / "report", catalog)
+    assert ("Best sliced W1 (lower is better): wgan-lp (0.21; others: wgan-gp 0.51) "
+            "(significantly better than every other variant, Welch p < 0.05).") in section(text, "What this sweep says")
