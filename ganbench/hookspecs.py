@@ -55,7 +55,11 @@ def register_metrics(register: Callable[[type], None]) -> None:
         :class:`ganbench.metrics.Metric`. A metric states ``higher_is_better`` for each
         value it reports, what it ``requires`` (generated samples, real samples, the
         training history), which data sets it ``applies_to``, and computes its values
-        from a :class:`ganbench.metrics.EvaluationContext`.
+        from a :class:`ganbench.metrics.EvaluationContext`. Tables and reports take
+        everything about its values from what it declares: ``labels``, ``section``
+        (stability or quality), the direction that marks the best variant, and
+        ``headline``, the values "What this sweep says" names the best variant by (with a
+        caveat from ``notes``); a plugin's metric is shown and concluded on like a built-in.
     """
 
 

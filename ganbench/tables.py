@@ -9,24 +9,35 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ganbench.storage import RunFolder, atomic_path, scan_runs, slug
+from ganbench.values import SECTIONS, ValueInfo, unknown_value
 
-# Values every run reports, measured by the core: label and whether higher is better.
-CORE_VALUES: dict[str, tuple[str, bool | None]] = {
-    "steps_per_s": ("steps/s", True),
-    "train_time_s": ("train time (s)", False),
-    "critic_time_s": ("critic time (s)", False),
-    "generator_time_s": ("generator time (s)", False),
-    "eval_time_s": ("eval time (s)", False),
-    "gp_share": ("GP share of critic time", False),
-    "gp_step_ratio": ("critic step time ratio with/without GP", False),
-    "penalty_time_s": ("penalty time (s)", False),
-    "wall_clock_s": ("wall-clock (s)", False),
-    "peak_memory_mb": ("peak memory (MiB)", False),
+
+def _cost(label: str, higher_is_better: bool | None, headline: bool = False) -> ValueInfo:
+    return ValueInfo(label, higher_is_better, "cost", headline)
+
+
+# Values every run reports, measured by the core (timings: "timings" in metrics.json).
+CORE_VALUES: dict[str, ValueInfo] = {
+    "steps_per_s": _cost("steps/s", True, headline=True),
+    "train_time_s": _cost("train time (s)", False),
+    "critic_time_s": _cost("critic time (s)", False),
+    "generator_time_s": _cost("generator time (s)", False),
+    "eval_time_s": _cost("eval time (s)", False),
+    "gp_share": _cost("GP share of critic time", False),
+    "gp_step_ratio": _cost("critic step time ratio with/without GP", False),
+    "penalty_time_s": _cost("penalty time (s)", False),
+    "wall_clock_s": _cost("wall-clock (s)", False),
+    "cpu_time_s": _cost("CPU time, all threads (s)", False),
+    "peak_memory_mb": _cost("peak memory of the run (MiB)", False),
+    # one-off work (a classifier trained, real statistics computed): depends on the caches, not the run
+    "setup_time_s": _cost("one-off setup time (s)", None),
+    # the whole process's peak, where the run's own cannot be measured: not a per-run figure
+    "process_peak_memory_mb": _cost("process peak memory (MiB)", None),
 }
+DIVERGED = ValueInfo("diverged (share of seeds)", False, "stability")
 # Shown in the comparison table, in this order, before the metrics' own values.
 TABLE_CORE = ("steps_per_s", "wall_clock_s", "gp_share", "gp_step_ratio", "diverged")
-ID_COLUMNS = ["sweep", "run_id", "variant", "dataset", "seed", "status"]
-SECTIONS = ("cost", "stability", "quality")
+ID_COLUMNS = ["sweep", "run_id", "variant", "dataset", "seed", "status", "conditions"]
 ERROR_PREFIX = "error:"  # long-format rows that carry a metric's skip reason or error in "note"
 
 
@@ -79,6 +90,16 @@ def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
     return labels
 
 
+def measurement_conditions(record: dict[str, Any]) -> str:
+    """What a run's cost figures depend on besides the recipe, from its ``config.json``:
+    the device, the CPU thread count and the ganbench version. Timings are compared only
+    between runs with the same conditions."""
+    env = record.get("environment") or {}
+    device = (record.get("config") or {}).get("device", "?")
+    return (f"{device} ({env.get('device_name') or 'unknown device'}), {env.get('torch_threads', '?')} "
+            f"thread(s), ganbench {env.get('ganbench', '?')}")
+
+
 def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
     """All runs below ``path`` in long format: one row per (run, metric) with its ``value``.
 
@@ -86,7 +107,8 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
     unfinished run folders are skipped with one warning each. ``run_id`` is the run folder's
     name. A metric that was skipped or failed gives a row ``error:<metric>`` with the reason in
     ``note``. The ``variant`` column holds :func:`comparison_labels`: the variant's name, with
-    the settings that tell runs of different configurations apart.
+    the settings that tell runs of different configurations apart; ``conditions`` holds
+    :func:`measurement_conditions`.
     """
     rows: list[dict[str, Any]] = []
     runs = scan_runs(path) if isinstance(path, (str, Path)) else list(path)
@@ -97,6 +119,7 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
             "sweep": run_dir.parent.name, "run_id": run_dir.name,
             "variant": labels[run_dir], "dataset": summary["dataset"],
             "seed": summary["seed"], "status": summary["status"],
+            "conditions": measurement_conditions(run.record),
         }
         values = {**summary.get("timings", {}), **summary.get("metrics", {})}
         if summary["status"] != "failed":
@@ -110,26 +133,33 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ID_COLUMNS + ["metric", "value", "note"])
 
 
-def value_info(catalog: Any | None) -> dict[str, tuple[str, bool | None]]:
-    """``{value key: (label, higher_is_better)}`` from the core and the registered metrics."""
-    info = dict(CORE_VALUES)
-    info["diverged"] = ("diverged (share of seeds)", False)
+def value_info(catalog: Any | None) -> dict[str, ValueInfo]:
+    """``{value key: ValueInfo}`` from the core's declarations and the registered metrics'
+    (:meth:`ganbench.metrics.Metric.value_info`)."""
+    info = {**CORE_VALUES, "diverged": DIVERGED}
     if catalog is not None:
         for entry in catalog.metrics:
-            for key, higher in entry.obj.higher_is_better.items():
-                info[key] = (entry.obj.labels.get(key, key), higher)
+            info.update(entry.obj.value_info())
     return info
 
 
-def value_sections(catalog: Any | None) -> dict[str, str]:
-    """``{value key: section}``: ``cost`` for timings, ``stability`` and ``quality`` from the metrics."""
-    sections = {key: "cost" for key in CORE_VALUES}
-    sections["diverged"] = "stability"
-    if catalog is not None:
-        for entry in catalog.metrics:
-            for key in entry.obj.higher_is_better:
-                sections[key] = entry.obj.section
-    return sections
+def condition_groups(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """``{conditions: [compared names]}`` over the runs in ``frame`` (long format)."""
+    if "conditions" not in frame.columns:
+        return {}
+    pairs = frame[["conditions", "variant"]].drop_duplicates().sort_values(["conditions", "variant"])
+    return {str(c): list(group["variant"]) for c, group in pairs.groupby("conditions", sort=True)}
+
+
+def mixed_conditions_note(groups: dict[str, list[str]]) -> str | None:
+    """The sentence shown beside the cost section when its runs were measured under
+    different conditions (device, threads, ganbench version); None when they all match."""
+    if len(groups) < 2:
+        return None
+    listed = "; ".join(f"{', '.join(names)} on {conditions}" for conditions, names in groups.items())
+    return (f"The cost figures come from runs measured under {len(groups)} different conditions "
+            f"({listed}); they are not compared across conditions: no ranks, no best marks, no "
+            f"fastest. Re-run the variants on one machine with the same --cpus-per-run to compare cost.")
 
 
 def comparison_tables(long: pd.DataFrame, catalog: Any | None = None) -> dict[str, pd.DataFrame]:
@@ -151,6 +181,7 @@ def comparison_tables(long: pd.DataFrame, catalog: Any | None = None) -> dict[st
         table = table.reindex(columns=pd.MultiIndex.from_product([order, ["mean", "std", "count"]]))
         table = pd.concat([runs, table], axis=1)
         table.attrs["notes"] = _notes(frame)
+        table.attrs["cost_note"] = mixed_conditions_note(condition_groups(frame))
         tables[str(dataset)] = table
     return tables
 
@@ -171,16 +202,19 @@ def markdown(dataset: str, table: pd.DataFrame, catalog: Any | None = None) -> s
     values without a direction (spreads such as ``is_std``) left to the CSV, and the skipped
     or failed metrics listed below."""
     shown = formatted(table, catalog)
-    info, sections = value_info(catalog), value_sections(catalog)
+    info = value_info(catalog)
     metrics = [m for m in dict.fromkeys(table.columns.get_level_values(0)) if m != "seeds"]
     text = f"## {dataset}\n"
     for section in SECTIONS:
-        keys = [m for m in metrics if sections.get(m, "quality") == section
-                and (info.get(m, (m, None))[1] is not None)]
+        keys = [m for m in metrics if info.get(m, unknown_value(m)).section == section
+                and info.get(m, unknown_value(m)).higher_is_better is not None]
         if not keys:
             continue
         columns = ["seeds"] + [shown.columns[metrics.index(m) + 1] for m in keys]
-        text += f"\n### {section}\n\n" + shown[columns].to_markdown() + "\n"
+        text += f"\n### {section}\n\n"
+        if section == "cost" and table.attrs.get("cost_note"):
+            text += f"Note: {table.attrs['cost_note']}\n\n"
+        text += shown[columns].to_markdown() + "\n"
     notes = table.attrs.get("notes", [])
     if notes:
         text += "\nNot computed:\n" + "".join(f"- {line}\n" for line in notes)
@@ -203,9 +237,8 @@ def formatted(table: pd.DataFrame, catalog: Any | None = None) -> pd.DataFrame:
     out["seeds"] = table[("seeds", "count")].astype(int)
     metrics = [m for m in dict.fromkeys(table.columns.get_level_values(0)) if m != "seeds"]
     for metric in metrics:
-        label, higher = info.get(metric, (metric, None))
-        arrow = {True: " ↑", False: " ↓", None: ""}[higher]
-        out[f"{label}{arrow}"] = [
+        value = info.get(metric, unknown_value(metric))
+        out[f"{value.label}{value.arrow}"] = [
             _format_cell(mean, std)
             for mean, std in zip(table[(metric, "mean")], table[(metric, "std")])
         ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import resource
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from torch import Tensor, nn
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
+from ganbench.memory import PeakMemory
 from ganbench.options import instance_noise_std
 from ganbench.plugins import Catalog
 from ganbench.seeding import seed_everything
@@ -96,14 +96,13 @@ def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
     return variant_cls(variant_cls.Params(**config.variant_params))
 
 
-def start_run(config: RunConfig, catalog: Catalog) -> tuple[torch.device, Dataset, Variant]:
-    """What every training loop does first: pick the device (peak-memory counter reset), seed
-    every random source, and make the run's data set and variant."""
+def start_run(config: RunConfig, catalog: Catalog) -> tuple[torch.device, Dataset, Variant, PeakMemory]:
+    """What every training loop does first: pick the device, start measuring the run's peak
+    memory, seed every random source, and make the run's data set and variant."""
     device = torch.device(config.device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    memory = PeakMemory(device)
     seed_everything(config.seed, device)
-    return device, catalog.datasets.get(config.dataset)(), build_variant(config, catalog)
+    return device, catalog.datasets.get(config.dataset)(), build_variant(config, catalog), memory
 
 
 def build_models(config: RunConfig, catalog: Catalog, variant: Variant, dataset: Dataset,
@@ -222,12 +221,6 @@ def critic_diagnostics(variant: Variant, real_scores: Tensor, fake_scores: Tenso
                      "'logit', 'score', 'raw', 'relativistic'.")
 
 
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def measure_penalty_ratio(variant: Variant, models: Models, source: DataSource, config: RunConfig,
                           device: torch.device, steps: int = PENALTY_PROBE_STEPS) -> float:
     """Median critic-step time with the penalty over the same step without it.
@@ -332,7 +325,7 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     Callbacks run with the random state saved and restored, and their time is not counted
     as training time, so they change neither the results nor the timings.
     """
-    device, dataset, variant = start_run(config, catalog)
+    device, dataset, variant, memory = start_run(config, catalog)
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
     timer = PhaseTimer(device)
@@ -366,11 +359,11 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         "train_time_s": train_seconds,
         "critic_time_s": critic_s,
         "generator_time_s": timer.seconds("generator"),
-        "penalty_time_s": penalty_s,
+        "penalty_time_s": penalty_s if variant.has_penalty() else math.nan,  # n/a without a penalty
         "steps_per_s": steps_done / train_seconds if train_seconds > 0 else math.nan,
         "gp_share": penalty_s / critic_s if variant.has_penalty() and critic_s > 0 else math.nan,
         "gp_step_ratio": math.nan,
-        "peak_memory_mb": _peak_memory_mb(device),
+        **memory.figures(),
     }
     if variant.has_penalty() and status == "finished":
         timings["gp_step_ratio"] = measure_penalty_ratio(variant, models, source, config, device)

@@ -28,7 +28,7 @@ from ganbench.errors import UsageError
 from ganbench.plugins import Catalog
 from ganbench.storage import atomic_path
 from ganbench.timing import PhaseTimer
-from ganbench.training import TrainingOutcome, _peak_memory_mb, run_loop, start_run
+from ganbench.training import TrainingOutcome, run_loop, start_run
 from ganbench.variants import TranslationVariant
 
 HISTORY_COLUMNS = ("g_loss", "g_adversarial", "cycle_loss", "identity_loss", "d_loss")
@@ -111,7 +111,7 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
     :class:`DomainCritics`. Callbacks run with the random state saved and restored and are
     not counted as training time.
     """
-    device, dataset, variant = start_run(config, catalog)
+    device, dataset, variant, memory = start_run(config, catalog)
     if not isinstance(variant, TranslationVariant):
         raise UsageError(f"variant {config.variant!r} is not a translation variant; "
                          f"it cannot train on the two-domain data set {config.dataset!r}.")
@@ -144,7 +144,7 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
         "critic_time_s": timer.seconds("critic"),
         "generator_time_s": timer.seconds("generator"),
         "steps_per_s": len(history) / train_seconds if train_seconds > 0 else math.nan,
-        "peak_memory_mb": _peak_memory_mb(device),
+        **memory.figures(),
     }
     return TrainingOutcome(loop.status, loop.diverged_at, history, translators, critics, variant, dataset, source, timings)
 

@@ -80,8 +80,8 @@ def test_report_has_every_section(report):
         assert f"| {fact} |" in markdown
     assert "wgan-gp_ring-8_seed1_" in markdown  # every run with its config hash
     assert "--seeds 0-4" in markdown  # two seeds: the warning says what to do
-    assert "Fastest training:" in markdown and "Gradient-penalty cost for wgan-gp" in markdown
-    assert "Least volatile by G roughness (scale-free)" in markdown
+    assert "Best steps/s (higher is better):" in markdown and "Gradient-penalty cost for wgan-gp" in markdown
+    assert "Best G roughness (scale-free) (lower is better):" in markdown
     assert "[" in markdown and "#1" in markdown  # confidence intervals and ranks
     assert html.count("data:image/png;base64,") == len(files.images) > 3  # images embedded
     assert all(path.is_file() and path.read_bytes()[:4] == b"\x89PNG" for path in files.images)

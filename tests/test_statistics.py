@@ -134,13 +134,38 @@ def test_precision_recall_density_coverage():
     assert far == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
 
 
-def test_density_counts_balls_over_k():
-    # real points 0, 1, 2, 10 (k=1: radii 1, 1, 1, 8); fake points at 1 lie in the first 3 balls
+def test_density_counts_open_balls_over_k():
+    # real points 0, 1, 2, 10 (k=1: radii 1, 1, 1, 8); fake points at 1 lie strictly inside only
+    # the ball of 1 (on the boundary of those of 0 and 2, as Naeem et al.'s code counts with <)
     real = np.array([[0.0], [1.0], [2.0], [10.0]])
     fake = np.array([[1.0], [1.0]])
     values = precision_recall_density_coverage(real, fake, k=1)
-    assert values["density"] == pytest.approx(3.0)
-    assert values["coverage"] == pytest.approx(3 / 4)
+    assert values["density"] == pytest.approx(1.0)
+    assert values["coverage"] == pytest.approx(1 / 4)
+    assert values["precision"] == 1.0  # precision counts the boundary, as torch-fidelity does
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_prdc_of_identical_and_disjoint_sets(k):
+    real = correlated_features(300, 8, seed=10)
+    same = precision_recall_density_coverage(real, real.copy(), k=k)
+    assert same == {"precision": 1.0, "recall": 1.0, "density": 1.0, "coverage": 1.0}
+    disjoint = precision_recall_density_coverage(real, real + 1e3, k=k)
+    assert disjoint == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+
+
+def test_precision_recall_match_torch_fidelity():
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    real = correlated_features(400, 16, seed=11)
+    fake = correlated_features(300, 16, seed=11, shift=0.3, noise_seed=12)
+    ours = precision_recall_density_coverage(real, fake, k=3)
+    reference = prc_features_to_metric(torch.as_tensor(fake), torch.as_tensor(real), prc_neighborhood=3,
+                                       prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    assert 0.05 < ours["precision"] < 0.95 and 0.05 < ours["recall"] < 0.95  # a case that tells
+    # torch-fidelity takes the mean in float32; one sample is 1/300 or 1/400
+    assert ours["precision"] == pytest.approx(reference["precision"], abs=1e-6)
+    assert ours["recall"] == pytest.approx(reference["recall"], abs=1e-6)
 
 
 def test_class_statistics():

@@ -1,7 +1,8 @@
 """Evaluation metrics.
 
 Subclass :class:`Metric`, set ``name``, ``description``, ``requires`` and ``higher_is_better``
-(one entry per value the metric reports), implement :meth:`Metric.compute` and, if the metric
+(one entry per value the metric reports; ``labels``, ``section``, ``headline`` and ``notes``
+declare how tables and reports show them), implement :meth:`Metric.compute` and, if the metric
 only makes sense for some data, :meth:`Metric.applies_to`; register the class from a
 ``register_metrics`` hook.
 """
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 
 from ganbench.architectures import cyclic_labels, generator_classes
 from ganbench.datasets import DataSource, Dataset
+from ganbench.values import Section, ValueInfo
 
 Requirement = Literal["samples", "real", "history"]
 
@@ -96,9 +98,18 @@ class EvaluationContext:
 class Metric:
     """A metric plugin.
 
-    ``higher_is_better`` maps each reported value's name to True/False (None for values that
-    do not rank, such as a standard deviation); ``labels`` gives them readable names.
-    ``section`` places its values in the stability or the quality part of the tables;
+    What it declares about each value it reports (the tables and the report take everything
+    from these, a plugin's metric exactly like a built-in one):
+
+    - ``higher_is_better``: maps each reported value's name to True/False, or None for values
+      that do not rank (such as a standard deviation). The best value of a column is marked
+      from it; a variant without a value gets n/a, never "best".
+    - ``labels``: readable names (default: the value's key).
+    - ``section``: ``"stability"`` or ``"quality"``: the part of the tables its values go in.
+    - ``headline``: the values "What this sweep says" names the best variant by (default none).
+    - ``notes``: a caveat per value, printed once with the conclusions when it is a headline.
+
+    :meth:`value_info` gathers these into one :class:`~ganbench.values.ValueInfo` per value.
     ``over_training = True`` lets ``--eval-every N`` compute it during training as well.
     ``compute`` may raise :class:`MetricSkipped` with a one-line reason.
     """
@@ -109,7 +120,16 @@ class Metric:
     higher_is_better: ClassVar[dict[str, bool | None]] = {}
     labels: ClassVar[dict[str, str]] = {}
     over_training: ClassVar[bool] = False
-    section: ClassVar[Literal["stability", "quality"]] = "quality"
+    section: ClassVar[Section] = "quality"
+    headline: ClassVar[frozenset[str]] = frozenset()
+    notes: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def value_info(cls) -> dict[str, ValueInfo]:
+        """``{value key: ValueInfo}`` for every value the metric reports."""
+        return {key: ValueInfo(cls.labels.get(key, key), higher, cls.section, key in cls.headline,
+                               cls.notes.get(key))
+                for key, higher in cls.higher_is_better.items()}
 
     @classmethod
     def applies_to(cls, dataset: type[Dataset]) -> bool:
@@ -129,9 +149,9 @@ class Metric:
 def describe_value(catalog_metrics: Any, key: str) -> dict[str, Any]:
     """``{label, higher_is_better}`` for a reported value, from the metric that declares it."""
     for entry in catalog_metrics:
-        if key in entry.obj.higher_is_better:
-            return {"label": entry.obj.labels.get(key, key),
-                    "higher_is_better": entry.obj.higher_is_better[key]}
+        info = entry.obj.value_info().get(key)
+        if info is not None:
+            return {"label": info.label, "higher_is_better": info.higher_is_better}
     return {"label": key, "higher_is_better": None}
 
 

@@ -42,6 +42,7 @@ class DomainFID(DomainMetric):
     description = "Fréchet distance in the features of a classifier trained on the data set."
     higher_is_better = {"domain_fid": False}
     labels = {"domain_fid": "domain FD"}
+    headline = frozenset({"domain_fid"})
     over_training = True
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
@@ -73,6 +74,7 @@ class ClassCoverage(DomainMetric):
     description = "Classes covered by generated samples and KL(generated || real) of class histograms."
     higher_is_better = {"classes_covered": True, "class_kl": False, "label_accuracy": True}
     labels = {"classes_covered": "classes covered", "class_kl": "class KL", "label_accuracy": "label accuracy"}
+    headline = frozenset({"classes_covered"})
     over_training = True
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:

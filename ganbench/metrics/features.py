@@ -27,6 +27,7 @@ from ganbench.features import FeatureExtractor, quantize
 from ganbench.metrics import EvaluationContext, MetricSkipped
 from ganbench.metrics.statistics import GaussianStatistics
 from ganbench.storage import atomic_path
+from ganbench.timing import one_off_work
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def _inception(pipeline: str, weights: str | None, device: str) -> FeatureExtrac
     from ganbench.features.inception import ENV_VAR, InceptionFeatures
 
     try:
-        return InceptionFeatures(pipeline=pipeline, weights=weights, device=torch.device(device))
+        with one_off_work():  # weights found (or downloaded), checked and loaded once per process
+            return InceptionFeatures(pipeline=pipeline, weights=weights, device=torch.device(device))
     except WeightsUnavailableError as exc:
         if weights or os.environ.get(ENV_VAR):
             raise  # the user named a file and it is wrong: an error, not a skip
@@ -66,9 +68,10 @@ def inception_extractor(context: EvaluationContext) -> FeatureExtractor:
 def _domain(dataset_name: str, dataset: Any, device: str, data_root: Path | None) -> FeatureExtractor:
     from ganbench.features.classifier import DomainFeatures, load_or_train_classifier
 
-    network, info = load_or_train_classifier(dataset, seed=0, device=torch.device(device), data_root=data_root,
-                                             progress=lambda message: print(message, file=sys.stderr))
-    return DomainFeatures(network, dataset, info)
+    with one_off_work():  # trained on a cache miss, loaded and hashed once per process
+        network, info = load_or_train_classifier(dataset, seed=0, device=torch.device(device), data_root=data_root,
+                                                 progress=lambda message: print(message, file=sys.stderr))
+        return DomainFeatures(network, dataset, info)
 
 
 def domain_extractor(context: EvaluationContext) -> FeatureExtractor:
@@ -123,13 +126,14 @@ def real_features(context: EvaluationContext, extractor: FeatureExtractor) -> di
         entry = torch.load(path, map_location="cpu", weights_only=True)
         log.info("real-data features from %s", path)
     else:
-        entry = dict(extractor.extract(pixels))
-        stats = GaussianStatistics.of(entry["features"])
-        entry.update(mu=torch.from_numpy(stats.mu), sigma=torch.from_numpy(stats.sigma), count=count, key=key,
-                     labels=None if labels is None else labels.cpu())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            torch.save(entry, tmp)
+        with one_off_work():  # a cache miss: the next run with the same real images loads them
+            entry = dict(extractor.extract(pixels))
+            stats = GaussianStatistics.of(entry["features"])
+            entry.update(mu=torch.from_numpy(stats.mu), sigma=torch.from_numpy(stats.sigma), count=count,
+                         key=key, labels=None if labels is None else labels.cpu())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                torch.save(entry, tmp)
     entry = {**entry, "path": str(path)}
     context.memo[memo_key] = entry
     return entry

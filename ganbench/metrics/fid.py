@@ -40,6 +40,7 @@ class FID(ImageMetric):
     description = "Fréchet Inception Distance to the training images (float64, eigh)."
     higher_is_better = {"fid": False}
     labels = {"fid": "FID"}
+    headline = frozenset({"fid"})
     over_training = True
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
@@ -70,6 +71,7 @@ class KID(ImageMetric):
     description = "Kernel Inception Distance: unbiased MMD², cubic kernel, 100 subsets of 1000."
     higher_is_better = {"kid": False, "kid_std": None}
     labels = {"kid": "KID", "kid_std": "KID std over subsets"}
+    headline = frozenset({"kid"})
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         extractor = inception_extractor(context)

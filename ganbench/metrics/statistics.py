@@ -206,10 +206,17 @@ def precision_recall_density_coverage(real: np.ndarray | torch.Tensor, fake: np.
                                       k: int = 3) -> dict[str, float]:
     """Improved precision/recall (k-NN manifolds) and density/coverage of ``fake`` against ``real``.
 
-    - precision: share of fake samples inside some real sample's k-NN ball;
-    - recall: share of real samples inside some fake sample's k-NN ball;
-    - density: mean number of real balls containing each fake sample, divided by k;
-    - coverage: share of real samples whose ball contains at least one fake sample.
+    Each sample's ball has the distance to its k-th nearest other sample of its own set as radius.
+
+    - precision: share of fake samples inside some real sample's ball, boundary included;
+    - recall: share of real samples inside some fake sample's ball, boundary included
+      (both as torch-fidelity computes them, Kynkäänniemi et al. 2019);
+    - density: the number of (real ball, fake sample) pairs with the sample strictly inside the
+      ball, over ``k`` times the number of fake samples;
+    - coverage: share of real samples whose ball strictly contains a fake sample
+      (both as Naeem et al. 2020 and their ``prdc`` code define them: open balls, so a real ball
+      holds k samples of its own set, itself included, and identical sets give density 1 and
+      coverage 1).
     """
     x = torch.as_tensor(_as_float64(real))
     y = torch.as_tensor(_as_float64(fake))
@@ -218,12 +225,12 @@ def precision_recall_density_coverage(real: np.ndarray | torch.Tensor, fake: np.
     real_radii = _kth_neighbour_radii(x, k)
     fake_radii = _kth_neighbour_radii(y, k)
     real_to_fake = _distances(x, y)  # real × fake
-    inside_real_balls = real_to_fake <= real_radii[:, None]
+    strictly_inside_real_balls = real_to_fake < real_radii[:, None]
     return {
-        "precision": float(inside_real_balls.any(dim=0).double().mean()),
+        "precision": float((real_to_fake <= real_radii[:, None]).any(dim=0).double().mean()),
         "recall": float((real_to_fake <= fake_radii[None, :]).any(dim=1).double().mean()),
-        "density": float(inside_real_balls.double().sum(dim=0).mean() / k),
-        "coverage": float((real_to_fake.min(dim=1).values <= real_radii).double().mean()),
+        "density": float(strictly_inside_real_balls.double().sum(dim=0).mean() / k),
+        "coverage": float(strictly_inside_real_balls.any(dim=1).double().mean()),
     }
 
 

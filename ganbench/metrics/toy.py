@@ -45,6 +45,7 @@ class ModeCoverage(Metric):
     over_training = True
     labels = {"modes_covered": "modes covered", "high_quality": "high-quality share",
               "label_accuracy": "label accuracy"}
+    headline = frozenset({"modes_covered"})
 
     @classmethod
     def applies_to(cls, dataset) -> bool:
@@ -63,6 +64,7 @@ class Wasserstein1D(Metric):
     higher_is_better = {"w1": False}
     over_training = True
     labels = {"w1": "W1 distance"}
+    headline = frozenset({"w1"})
 
     @classmethod
     def applies_to(cls, dataset) -> bool:

@@ -82,6 +82,7 @@ class TranslationAccuracy(TranslationMetric):
     labels = {"translation_acc": "translation accuracy", "translation_acc_xy": "accuracy X→Y",
               "translation_acc_yx": "accuracy Y→X", "translation_fd_xy": "domain FD G(X) vs Y",
               "translation_fd_yx": "domain FD F(Y) vs X"}
+    headline = frozenset({"translation_acc"})
 
     @classmethod
     def applies_to(cls, dataset: type[Dataset]) -> bool:
@@ -109,6 +110,7 @@ class CycleError(TranslationMetric):
     description = "Mean L1 pixel error of F(G(x)) - x and G(F(y)) - y on held-out images."
     higher_is_better = {"cycle_l1": False, "cycle_l1_x": False, "cycle_l1_y": False}
     labels = {"cycle_l1": "cycle L1", "cycle_l1_x": "cycle L1 X→Y→X", "cycle_l1_y": "cycle L1 Y→X→Y"}
+    headline = frozenset({"cycle_l1"})
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         t = translations(context)

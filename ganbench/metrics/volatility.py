@@ -55,6 +55,10 @@ class Volatility(Metric):
         "g_std_late": "G loss std (2nd half)", "d_std_late": "D loss std (2nd half)",
         "g_roughness": "G roughness (scale-free)", "d_roughness": "D roughness (scale-free)",
     }
+    headline = frozenset({"g_std", "d_std", "g_roughness", "d_roughness"})
+    notes = {key: ("Raw standard deviations depend on each loss's scale (a BCE loss and a Wasserstein "
+                   "estimate differ by orders of magnitude); the roughness measures are scale-free and "
+                   "compare variants fairly.") for key in ("g_std", "d_std")}
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         values = {}

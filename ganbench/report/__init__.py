@@ -21,9 +21,10 @@ import pandas as pd
 
 from ganbench.errors import UsageError
 from ganbench.report.runs import RunData, load_runs
-from ganbench.report.statistics import pairwise_tests, seed_warning, summarise
+from ganbench.report.statistics import pairwise_tests, seed_warning, summarise, untested_pairs_note
 from ganbench.storage import RunFolder, atomic_path
-from ganbench.tables import SECTIONS, load_results, value_info, value_sections
+from ganbench.tables import SECTIONS, condition_groups, load_results, mixed_conditions_note, value_info
+from ganbench.values import ValueInfo, unknown_value
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("ganbench.report", "templates"),
@@ -31,8 +32,8 @@ TEMPLATES = jinja2.Environment(
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
 )
 TEMPLATES.filters["md"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
-TESTED_COSTS = ("steps_per_s", "wall_clock_s", "gp_share")  # timings worth a pairwise test
-VOLATILITY_MEASURES = ("g_std", "d_std", "g_roughness", "d_roughness")
+# The core's penalty figures, described together for each variant that has a penalty.
+PENALTY_SHARE, PENALTY_RATIO = "gp_share", "gp_step_ratio"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _cell(row: pd.Series) -> str:
     if not math.isnan(row["ci_low"]):
         text += f" [{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
     if not math.isnan(row["rank"]):
-        text += f" #{int(row['rank'])}"
+        text += f" #{int(row['rank'])}" + (" (tie)" if row["tied"] else "")
     return text
 
 
@@ -81,15 +82,14 @@ def _setup(runs: list[RunData]) -> dict[str, Any]:
             "seeds": sorted({run.seed for run in runs})}
 
 
-def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, tuple[str, bool | None]]) -> list[str]:
-    """The course's questions answered with this sweep's numbers."""
+def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, ValueInfo],
+            cost_note: str | None, mixed: set[str]) -> list[str]:
+    """What the sweep's numbers say: for each headline value (as its metric declares it), the
+    best variant or the tied ones, with whether the difference is significant; the penalty's
+    cost for each variant that has one. No cost conclusion when the runs' measurement
+    conditions differ (``cost_note`` says so instead), and no penalty figures for the variants
+    in ``mixed``, whose own runs were measured under different conditions."""
     claims: list[str] = []
-
-    def best_of(metric: str) -> pd.Series | None:
-        rows = summary[(summary["metric"] == metric) & summary["mean"].notna()]
-        if rows.empty or info.get(metric, (metric, None))[1] is None:
-            return None
-        return rows.sort_values(["rank", "variant"]).iloc[0]
 
     def significance(metric: str, winner: str) -> str:
         rows = tests[(tests["metric"] == metric) & ((tests["a"] == winner) | (tests["b"] == winner))]
@@ -108,37 +108,55 @@ def _claims(summary: pd.DataFrame, tests: pd.DataFrame, info: dict[str, tuple[st
                     else " (better in every seed than every other variant; no spread over seeds to test)")
         return " (significantly better than every other variant, Welch p < 0.05)"
 
-    def others(metric: str, winner: str) -> str:
-        rows = summary[(summary["metric"] == metric) & (summary["variant"] != winner)]
-        return ", ".join(f"{r['variant']} {_number(r['mean'])}" for _, r in rows.iterrows())
+    def best_claim(metric: str, value: ValueInfo) -> str | None:
+        rows = summary[(summary["metric"] == metric) & summary["mean"].notna()].sort_values(["rank", "variant"])
+        if len(rows) < 2 or value.higher_is_better is None:
+            return None  # "best" needs at least two variants with a value
+        winners = rows[rows["rank"] == 1]
+        others = ", ".join(f"{r['variant']} {_number(r['mean'])}" for _, r in rows[rows["rank"] != 1].iterrows())
+        figure = _number(winners.iloc[0]["mean"]) + (f"; others: {others}" if others else "")
+        if len(winners) == len(rows):
+            return f"No difference in {value.label}: every variant has {_number(winners.iloc[0]['mean'])}."
+        if len(winners) > 1:
+            names = ", ".join(winners["variant"].iloc[:-1]) + " and " + winners["variant"].iloc[-1]
+            return f"Tied for best {value.label} ({value.direction_text}): {names} ({figure})."
+        winner = winners.iloc[0]["variant"]
+        return (f"Best {value.label} ({value.direction_text}): {winner} ({figure})"
+                + significance(metric, winner) + ".")
 
-    fastest = best_of("steps_per_s")
-    if fastest is not None:
-        claims.append(f"Fastest training: {fastest['variant']} at {_number(fastest['mean'])} generator "
-                      f"steps/s (others: {others('steps_per_s', fastest['variant'])})"
-                      + significance("steps_per_s", fastest["variant"]) + ".")
-    for _, row in summary[(summary["metric"] == "gp_share") & summary["mean"].notna()].iterrows():
-        ratio = summary[(summary["metric"] == "gp_step_ratio") & (summary["variant"] == row["variant"])]
+    for section in SECTIONS:
+        headlines = [(m, v) for m, v in info.items() if v.section == section and v.headline]
+        if section == "cost" and cost_note is not None:
+            claims.append(f"No cost conclusion: {cost_note[0].lower()}{cost_note[1:]}")
+            headlines = []
+        notes: list[str] = []
+        for metric, value in headlines:
+            claim = best_claim(metric, value)
+            if claim is not None:
+                claims.append(claim)
+                if value.note and value.note not in notes:
+                    notes.append(value.note)
+        claims.extend(notes)
+        if section == "cost":
+            claims.extend(_penalty_claims(summary, mixed))
+    return claims
+
+
+def _penalty_claims(summary: pd.DataFrame, mixed: set[str]) -> list[str]:
+    """For each variant with a gradient penalty: its share of critic time and the step-time ratio
+    (not for the variants in ``mixed``, measured under different conditions)."""
+    claims = []
+    for _, row in summary[(summary["metric"] == PENALTY_SHARE) & summary["mean"].notna()].iterrows():
+        if row["variant"] in mixed:
+            claims.append(f"Gradient-penalty cost for {row['variant']}: not summarised, its runs were "
+                          "measured under different conditions.")
+            continue
+        ratio = summary[(summary["metric"] == PENALTY_RATIO) & (summary["variant"] == row["variant"])]
         text = (f"Gradient-penalty cost for {row['variant']}: {100 * row['mean']:.1f}% of critic-step time "
                 f"went into the penalty")
         if not ratio.empty and not math.isnan(ratio.iloc[0]["mean"]):
             text += f"; a critic step with it took {ratio.iloc[0]['mean']:.2f}× as long as without it"
         claims.append(text + ".")
-    for metric in VOLATILITY_MEASURES:
-        winner = best_of(metric)
-        if winner is not None:
-            claims.append(f"Least volatile by {info[metric][0]}: {winner['variant']} "
-                          f"({_number(winner['mean'])}; others: {others(metric, winner['variant'])})"
-                          + significance(metric, winner["variant"]) + ".")
-    if any(best_of(m) is not None for m in ("g_std", "d_std")):
-        claims.append("Raw standard deviations depend on each loss's scale (a BCE loss and a Wasserstein "
-                      "estimate differ by orders of magnitude); the roughness measures are scale-free "
-                      "and compare variants fairly.")
-    for metric in ("fid", "domain_fid", "kid", "classes_covered", "modes_covered", "w1"):
-        winner = best_of(metric)
-        if winner is not None:
-            claims.append(f"Best {info[metric][0]}: {winner['variant']} ({_number(winner['mean'])}; others: "
-                          f"{others(metric, winner['variant'])})" + significance(metric, winner["variant"]) + ".")
     return claims
 
 
@@ -146,21 +164,26 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
                      image_dir: Path) -> dict[str, Any]:
     from ganbench.report.plots import dataset_plots, sample_images, slug
 
-    info, sections = value_info(catalog), value_sections(catalog)
+    info = value_info(catalog)
     frame = long[(long["dataset"] == dataset) & long["status"].isin(["finished", "diverged"])
                  & ~long["metric"].str.startswith("error:")]
-    higher = {key: direction for key, (_label, direction) in info.items()}
+    info.update({m: unknown_value(m) for m in frame["metric"].unique() if m not in info})
+    groups = condition_groups(frame)
+    cost_note = mixed_conditions_note(groups)
+    mixed = {v for v in frame["variant"].unique() if sum(v in names for names in groups.values()) > 1}
+    # Cost figures measured under different conditions are shown but not ranked or tested.
+    comparable = {m: v for m, v in info.items() if not (cost_note and v.section == "cost")}
+    higher = {m: v.higher_is_better for m, v in comparable.items()}
     summary = summarise(frame, higher)
-    tested = {m for m in higher if sections.get(m, "quality") != "cost"} | set(TESTED_COSTS)
-    tests = pairwise_tests(frame[frame["metric"].isin(tested) | ~frame["metric"].isin(list(higher))], higher)
+    tested = [m for m, v in comparable.items() if v.section != "cost" or v.headline]
+    tests = pairwise_tests(frame[frame["metric"].isin(tested)], higher)
     variants = sorted(frame["variant"].unique())
     seeds = {v: int(frame[frame["variant"] == v]["seed"].nunique()) for v in variants}
 
     tables = []
+    present = set(summary.loc[summary["mean"].notna(), "metric"])
     for section in SECTIONS:
-        metrics = [m for m in info if sections.get(m, "quality") == section and m in set(summary["metric"])
-                   and summary.loc[summary["metric"] == m, "mean"].notna().any()]
-        metrics += sorted(m for m in set(summary["metric"]) if m not in info and section == "quality")
+        metrics = [m for m, v in info.items() if v.section == section and m in present]
         if not metrics:
             continue
         rows = []
@@ -171,15 +194,15 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
                 cells.append({"text": _cell(match.iloc[0]) if not match.empty else "n/a",
                               "best": bool(not match.empty and match.iloc[0]["best"])})
             rows.append({"variant": variant, "seeds": seeds[variant], "cells": cells})
-        columns = [info.get(m, (m, None))[0] + {True: " ↑", False: " ↓", None: ""}[info.get(m, (m, None))[1]]
-                   for m in metrics]
-        tables.append({"name": section, "columns": columns, "rows": rows})
+        columns = [info[m].label + info[m].arrow for m in metrics]
+        tables.append({"name": section, "columns": columns, "rows": rows,
+                       "note": cost_note if section == "cost" else None})
 
     pairwise = [{
-        "metric": info.get(r["metric"], (r["metric"], None))[0], "a": r["a"], "b": r["b"],
+        "metric": info[r["metric"]].label, "a": r["a"], "b": r["b"],
         "n": f"{r['n_a']} vs {r['n_b']}", "welch_p": _p(r["welch_p"]),
         "mann_whitney_p": _p(r["mann_whitney_p"]), "verdict": r["verdict"],
-    } for _, r in tests.iterrows()]
+    } for _, r in tests.iterrows() if r["verdict"] != "too few seeds"]
 
     plots, samples = [], []
     dataset_runs = [r for r in runs if r.dataset == dataset]
@@ -195,8 +218,8 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
     errors = long[(long["dataset"] == dataset) & long["metric"].str.startswith("error:")]
     notes = sorted({f"{m.removeprefix('error:')}: {str(n).splitlines()[0]}"
                     for m, n in zip(errors["metric"], errors["note"])})
-    return {"name": dataset, "tables": tables, "pairwise": pairwise, "seeds": seeds,
-            "seed_warning": seed_warning(seeds), "claims": _claims(summary, tests, info),
+    return {"name": dataset, "tables": tables, "pairwise": pairwise, "pairwise_note": untested_pairs_note(tests),
+            "seeds": seeds, "seed_warning": seed_warning(seeds), "claims": _claims(summary, tests, info, cost_note, mixed),
             "plots": plots, "samples": samples, "notes": notes, "summary": summary}
 
 

@@ -66,7 +66,7 @@ def dataset_plots(runs: list[RunData], dataset: str, catalog: Any | None = None)
     if not done:
         return []
     colours = variant_colours(runs)
-    labels = {**LABELS, **{key: label for key, (label, _) in value_info(catalog).items()}}
+    labels = {**LABELS, **{key: value.label for key, value in value_info(catalog).items()}}
     stem = slug(dataset)
     makers: list[tuple[str, Callable[..., Plot | None]]] = [
         ("losses", _loss_plot), ("volatility", _volatility_plot), ("cost", _cost_plot),

@@ -26,7 +26,11 @@ def confidence_interval(values: np.ndarray) -> tuple[float, float]:
 
 
 def summarise(long: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> pd.DataFrame:
-    """One row per (value, variant): n, mean, std, 95% CI, rank (1 = best) and ``best``.
+    """One row per (value, variant): n, mean, std, 95% CI, rank (1 = best), ``best`` and ``tied``.
+
+    Equal means share a rank (``tied`` is True for each of them; several variants may be
+    ``best``), but when every variant with a value ties, none is ``best``. A variant without a
+    value for a metric (NaN mean) gets no rank and is never best.
 
     :param long: rows of one data set with ``variant``, ``metric`` and ``value`` columns.
     :param higher_is_better: direction of each value; values without one get no rank.
@@ -50,7 +54,10 @@ def summarise(long: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> p
             continue
         means = table.loc[index, "mean"]
         table.loc[index, "rank"] = means.rank(ascending=not direction, method="min")
-    table["best"] = table["rank"] == 1
+    table["tied"] = table["rank"].notna() & table.duplicated(["metric", "rank"], keep=False)
+    ranked = table[table["rank"].notna()]
+    all_tied = ranked.groupby("metric")["rank"].transform("max") == 1
+    table["best"] = (table["rank"] == 1) & ~table.index.isin(ranked.index[all_tied])
     return table
 
 
@@ -97,6 +104,18 @@ def pairwise_tests(long: pd.DataFrame, higher_is_better: dict[str, bool | None])
             rows.append(row)
     return pd.DataFrame(rows, columns=["metric", "a", "b", "n_a", "n_b", "mean_a", "mean_b",
                                        "welch_p", "mann_whitney_p", "verdict"])
+
+
+def untested_pairs_note(tests: pd.DataFrame) -> str | None:
+    """One line for the pairs that could not be tested (fewer than two seeds on a side), which
+    the pairwise table leaves out; None when every pair was tested."""
+    untested = tests[tests["verdict"] == "too few seeds"]
+    if untested.empty:
+        return None
+    pairs = len(untested[["a", "b"]].drop_duplicates())
+    subject = "No pair of variants" if len(untested) == len(tests) else f"{pairs} pair(s) of variants"
+    return (f"{subject} could be tested: a test needs at least 2 seeds per variant "
+            f"({len(untested)} comparison(s) left out). Run more seeds (--seeds 0-4) to test the differences.")
 
 
 def seed_warning(seeds_per_variant: dict[str, int]) -> str | None:

@@ -45,6 +45,7 @@ class SlicedWasserstein(ganbench.Metric):
     requires = frozenset({"samples", "real"})
     higher_is_better = {"sliced_w1": False}
     labels = {"sliced_w1": "sliced W1"}
+    headline = frozenset({"sliced_w1"})  # "What this sweep says" names the best variant by it
     over_training = True
     projections = 128
 
