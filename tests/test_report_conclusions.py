@@ -14,7 +14,7 @@ import pytest
 import ganbench
 from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.report import build_report
-from ganbench.storage import CONFIG_FILE, METRICS_FILE, write_json
+from ganbench.storage import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, REQUIRED_FILES, record_files, write_json
 from ganbench.tables import comparison_tables, load_results, markdown
 
 ENVIRONMENT = {"ganbench": "0.1.0", "device_name": "x86_64", "torch_threads": 2, "torch": "2.11"}
@@ -57,9 +57,12 @@ def write_run(root: Path, variant: str, seed: int, *, timings: dict | None = Non
                                        "command": ["ganbench", "run"]})
     base_timings = {"steps_per_s": 10.0 + seed, "wall_clock_s": 5.0, "cpu_time_s": 9.0,
                     "setup_time_s": 0.0, "penalty_time_s": None, "gp_share": None}
+    for name in REQUIRED_FILES:  # a finished run has its history and weights (placeholders here)
+        (run_dir / name).write_text("step,g_loss,d_loss\n0,1.0,1.0\n1,0.9,1.1\n" if name == HISTORY_FILE else "weights\n")
     write_json(run_dir / METRICS_FILE, {
         "run_id": run_id, "status": "finished", "variant": variant, "dataset": "ring-8", "seed": seed,
         "timings": {**base_timings, **(timings or {})}, "metrics": metrics or {}, "metric_errors": {},
+        "files": record_files(run_dir),
     })
 
 
