@@ -77,7 +77,7 @@ def test_nested_one_off_work_counts_once():
     with one_off_work():
         with one_off_work():
             time.sleep(0.2)
-    assert 0.2 <= one_off_seconds()[0] - before < 0.35
+    assert 0.2 <= one_off_seconds()[0] - before < 0.4  # counted twice would be 0.4 or more
 
 
 def test_real_statistics_count_as_one_off_work_on_a_cache_miss_only(tmp_path):
