@@ -21,7 +21,7 @@ from ganbench.tables import value_info
 from ganbench.timing import one_off_seconds, one_off_work
 from ganbench.training import train
 
-ONE_OFF_SECONDS = 0.6
+ONE_OFF_SECONDS = 1.0
 
 
 class SlowFirstTime(ganbench.Metric):
@@ -66,7 +66,8 @@ def test_one_off_work_is_setup_time_outside_the_compared_timings(tmp_path):
     timings = [json.loads((r.run_dir / "metrics.json").read_text())["timings"] for r in (first, second)]
     assert timings[0]["setup_time_s"] >= ONE_OFF_SECONDS  # the first run did the one-off work ...
     assert timings[1]["setup_time_s"] < 0.05  # ... the second found it done
-    assert timings[0]["eval_time_s"] < ONE_OFF_SECONDS  # and neither run's evaluation ...
+    # neither the first run's evaluation (which also imports matplotlib for its samples) ...
+    assert timings[0]["eval_time_s"] - timings[1]["eval_time_s"] < ONE_OFF_SECONDS
     assert elapsed - timings[0]["wall_clock_s"] - timings[1]["wall_clock_s"] >= ONE_OFF_SECONDS  # ... nor wall-clock
     assert timings[0]["cpu_time_s"] >= 0
     assert value_info(catalog)["setup_time_s"].higher_is_better is None  # shown, never ranked
@@ -77,7 +78,7 @@ def test_nested_one_off_work_counts_once():
     with one_off_work():
         with one_off_work():
             time.sleep(0.2)
-    assert 0.2 <= one_off_seconds()[0] - before < 0.35
+    assert 0.2 <= one_off_seconds()[0] - before < 0.4  # counted twice would be 0.4 or more
 
 
 def test_real_statistics_count_as_one_off_work_on_a_cache_miss_only(tmp_path):
