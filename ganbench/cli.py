@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +16,10 @@ from rich.console import Console
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
 from ganbench.executors import ExecutorOptions
-from ganbench.plugins import build_catalog, get_plugin_manager, plugin_report
+from ganbench.plugins import (
+    PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
+    warn_hook_failure,
+)
 
 app = typer.Typer(
     name="ganbench",
@@ -38,6 +42,17 @@ Examples:
     pretty_exceptions_enable=False,
 )
 stderr = Console(stderr=True)
+_format_warning = warnings.formatwarning
+
+
+def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
+    """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning)):
+        return f"Warning: {message}\n"
+    return _format_warning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _one_line_plugin_warnings
 
 
 def _fail(exc: GanbenchError) -> typer.Exit:
@@ -284,7 +299,19 @@ def main() -> None:  # pragma: no cover - console entry for `python -m ganbench`
     app()
 
 
-get_plugin_manager().hook.register_commands(cli=app)
+def add_plugin_commands(cli: typer.Typer) -> None:
+    """Let every plugin add commands; one whose ``register_commands`` raises or exits gets one
+    warning and loses the commands it added, and every other command works."""
+    for impl in reversed(get_plugin_manager().hook.register_commands.get_hookimpls()):
+        commands, groups = len(cli.registered_commands), len(cli.registered_groups)
+        try:
+            impl.function(cli=cli)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - foreign code must not break the CLI
+            del cli.registered_commands[commands:], cli.registered_groups[groups:]
+            warn_hook_failure(impl.plugin_name, "register_commands", describe_hook_failure(exc))
+
+
+add_plugin_commands(app)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
