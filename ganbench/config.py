@@ -369,6 +369,48 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
     return runs
 
 
+def recorded_run_config(data: Any, catalog: Catalog, where: str) -> RunConfig:
+    """Rebuild a :class:`RunConfig` recorded in a run's ``config.json`` (``where`` names it),
+    checking every field with the same code and messages as ``ganbench run``: unknown fields,
+    types, ranges, names, and what a variant, data set and architecture accept together."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: 'config' must be a JSON object, got {type(data).__name__}.")
+    known = [f.name for f in dataclasses.fields(RunConfig)]
+    for key in data:
+        if key not in known:
+            raise _unknown_field(where, key, known)
+    missing = [key for key in ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
+                               "device", "variant_params") if key not in data]
+    if missing:
+        raise UsageError(f"{where}: 'config' lacks {', '.join(missing)}; it was not written by ganbench run.")
+    for key in ("variant", "dataset"):
+        if not isinstance(data[key], str):
+            raise UsageError(f"{where}: {key} must be a name, got {data[key]!r}.")
+    catalog.variants.get(data["variant"])
+    seed = data["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"{where}: seed must be a non-negative integer, got {seed!r}.")
+    metrics = data.get("metrics") or []
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise UsageError(f"{where}: metrics must be a list of names, got {metrics!r}.")
+    sweep = SweepConfig(variants=[data["variant"]], datasets=[data["dataset"]], seeds=parse_seeds(str(seed)),
+                        metrics=list(metrics) or None)
+    for name in field_types(TrainSettings):
+        if name in data:
+            apply_setting(sweep, f"train.{name}", data[name], catalog)
+    for table, scope in (("options", "options"), ("variant_params", data["variant"])):
+        values = data.get(table) or {}
+        if not isinstance(values, dict):
+            raise UsageError(f"{where}: {table} must be an object of FIELD: VALUE, got {values!r}.")
+        for name, value in values.items():
+            apply_setting(sweep, f"{scope}.{name}", value, catalog)
+    sweep.train.validate()
+    device = sweep.train.device  # whether it is available is checked where the run is redone
+    sweep.train = dataclasses.replace(sweep.train, device="cpu")
+    [run] = resolve_runs(sweep, catalog)
+    return dataclasses.replace(run, device=device, metrics=tuple(metrics))
+
+
 def check_sweep_size(sweep: SweepConfig) -> None:
     """Refuse a sweep of more than ``sweep.max_runs`` runs, counted before any run is built."""
     count = len(sweep.variants) * len(sweep.datasets) * len(sweep.seeds)
