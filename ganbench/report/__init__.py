@@ -20,6 +20,7 @@ import jinja2
 import pandas as pd
 
 from ganbench.errors import UsageError
+from ganbench.report.markdown import code_fence, code_span, escape_markdown
 from ganbench.report.runs import RunData, load_runs
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise
 from ganbench.storage import atomic_path
@@ -30,7 +31,7 @@ TEMPLATES = jinja2.Environment(
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
 )
-TEMPLATES.filters["md"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+TEMPLATES.filters.update(md=escape_markdown, md_code=code_span, md_fence=code_fence)
 TESTED_COSTS = ("steps_per_s", "wall_clock_s", "gp_share")  # timings worth a pairwise test
 VOLATILITY_MEASURES = ("g_std", "d_std", "g_roughness", "d_roughness")
 
