@@ -103,6 +103,7 @@ def run_guarded(executor: Executor, tasks: Sequence[RunTask], catalog: Catalog,
     the sweep ends normally. A :class:`ganbench.errors.GanbenchError` and ``KeyboardInterrupt``
     pass through."""
     from ganbench.errors import GanbenchError
+    from ganbench.plugins import describe_hook_failure
     from ganbench.runner import record_failure
 
     returned: set[str] = set()
@@ -113,8 +114,7 @@ def run_guarded(executor: Executor, tasks: Sequence[RunTask], catalog: Catalog,
     except GanbenchError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken executor plugin must not lose the sweep
-        cause = f"exited (SystemExit {exc.code!r})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
-        reason = f"executor {executor.name!r} {cause}"
+        reason = f"executor {executor.name!r} {describe_hook_failure(exc)}"
         for task in tasks:
             if task.config.run_id not in returned:
                 yield record_failure(task, reason)
