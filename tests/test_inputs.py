@@ -324,3 +324,14 @@ def test_report_md_escapes_html_from_results(tmp_path, results):
     assert "<img" not in markdown
     assert r"RuntimeError: &lt;img src=x onerror=alert(1)&gt; \*bold\*" in markdown
     assert "<img src=x" not in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_ctrl_c_during_reproduce_exits_130(tmp_path, results, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ganbench.reproduce.reproduce", interrupted)
+    [run_dir] = [p for p in results.iterdir() if p.is_dir()]
+    result = invoke("reproduce", str(run_dir))
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert "Interrupted: the re-run was stopped and nothing was compared." in result.stderr
