@@ -6,16 +6,23 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
 from ganbench.executors import ExecutorOptions
-from ganbench.plugins import build_catalog, get_plugin_manager, plugin_report
+from ganbench.plugins import (
+    PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
+    warn_hook_failure,
+)
+from ganbench.storage import is_done
 
 app = typer.Typer(
     name="ganbench",
@@ -38,10 +45,22 @@ Examples:
     pretty_exceptions_enable=False,
 )
 stderr = Console(stderr=True)
+INTERRUPTED = 130  # exit code after Ctrl-C, as shells report a SIGINT
+_format_warning = warnings.formatwarning
+
+
+def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
+    """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning)):
+        return f"Warning: {message}\n"
+    return _format_warning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _one_line_plugin_warnings
 
 
 def _fail(exc: GanbenchError) -> typer.Exit:
-    stderr.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+    stderr.print(f"[red]Error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(2 if isinstance(exc, UsageError) else 1)
 
 
@@ -78,6 +97,7 @@ def run(
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for). [default: ray 1, local torch's]")] = None,
     retries: Annotated[int, typer.Option(help="Try a failed run up to N more times.", min=0)] = 0,
+    max_runs: Annotated[int, typer.Option(help="Refuse a sweep of more runs than this.", min=1)] = cfg.DEFAULT_MAX_RUNS,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
@@ -85,9 +105,11 @@ def run(
     from ganbench.runner import run_sweep
     from ganbench.tables import comparison_tables, load_results, render, save_tables
 
+    runs: list[cfg.RunConfig] = []
+    sweep_dir = out / sweep
     try:
         catalog = build_catalog()
-        sweep_config = cfg.SweepConfig()
+        sweep_config = cfg.SweepConfig(max_runs=max_runs)
         if config is not None:
             cfg.load_config_file(config, sweep_config, catalog)
         if variants is not None:
@@ -95,7 +117,7 @@ def run(
         if datasets is not None:
             sweep_config.datasets = cfg.parse_list(datasets, "datasets")
         if seeds is not None:
-            sweep_config.seeds = cfg.parse_seeds(seeds)
+            sweep_config.seeds = cfg.parse_seeds(seeds, max_runs)
         if resolution is not None:
             sweep_config.resolution = resolution
         if metrics is not None:
@@ -112,8 +134,10 @@ def run(
         for name, value in options.items():
             if value is not None:
                 cfg.apply_setting(sweep_config, f"options.{name}", value, catalog)
-        for text in set_ or []:
-            cfg.apply_setting(sweep_config, *cfg.parse_set_option(text), catalog)
+        overrides = [cfg.parse_set_option(text) for text in set_ or []]
+        for key, value in overrides:
+            cfg.apply_setting(sweep_config, key, value, catalog)
+        cfg.check_overrides_in_sweep([key for key, _ in overrides], sweep_config)
         runs = cfg.resolve_runs(sweep_config, catalog)
         _check_named_weights(sweep_config.train.inception_weights)
         if ray_address is not None and executor != "ray":
@@ -122,11 +146,17 @@ def run(
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'default', got {sweep!r}: "
                              "runs go to OUT/SWEEP/ and never outside --out.")
-        sweep_dir = out / sweep
+        _writable_folder(out, "--out")
+        _writable_folder(sweep_dir, "--sweep")
         records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json,
                             executor=sweep_executor, retries=retries)
     except GanbenchError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        finished = sum(is_done(sweep_dir / c.run_id, c.digest()) for c in runs)
+        stderr.print(f"Interrupted: {finished} of {len(runs)} run(s) finished in {sweep_dir}/. Run the same "
+                     "command again to resume: finished runs are skipped.", highlight=False, soft_wrap=True)
+        raise typer.Exit(INTERRUPTED) from None
 
     names = {r.config.run_id for r in records}
     long = load_results(sweep_dir)
@@ -150,6 +180,20 @@ def run(
         stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + ", ".join(r.config.run_id for r in failed)
                      + " (tracebacks in their metrics.json; run again to retry them)")
         raise typer.Exit(1)
+
+
+def _writable_folder(path: Path, option: str) -> Path:
+    """``path``, created if missing; a :class:`UsageError` naming ``option`` when it is a file
+    or cannot be created or written to."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder; name a folder for the output.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise UsageError(f"{option} {path} cannot be written to ({exc.strerror or exc}); "
+                         "name a folder you can write to.") from None
+    return path
 
 
 def _check_named_weights(path: str | None) -> None:
@@ -196,10 +240,15 @@ def reproduce(
     if not as_json:
         stderr.print(f"Re-running {run_dir} ...", highlight=False)
     try:
+        if keep is not None:
+            _writable_folder(keep, "--keep")
         result = reproduce_run(run_dir, build_catalog(), device=device, data_root=data_root, workdir=keep)
     except GanbenchError as exc:  # could not re-run at all: 2, kept apart from 1 (re-ran, differs)
         _fail(exc)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        stderr.print("Interrupted: the re-run was stopped and nothing was compared.", highlight=False)
+        raise typer.Exit(INTERRUPTED) from None
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -224,6 +273,7 @@ def report(
     from ganbench.report import build_report
 
     try:
+        _writable_folder(out, "--out")
         files = build_report(results_dir, out, build_catalog())
     except GanbenchError as exc:
         raise _fail(exc) from None
@@ -299,7 +349,19 @@ def main() -> None:  # pragma: no cover - console entry for `python -m ganbench`
     app()
 
 
-get_plugin_manager().hook.register_commands(cli=app)
+def add_plugin_commands(cli: typer.Typer) -> None:
+    """Let every plugin add commands; one whose ``register_commands`` raises or exits gets one
+    warning and loses the commands it added, and every other command works."""
+    for impl in reversed(get_plugin_manager().hook.register_commands.get_hookimpls()):
+        commands, groups = len(cli.registered_commands), len(cli.registered_groups)
+        try:
+            impl.function(cli=cli)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - foreign code must not break the CLI
+            del cli.registered_commands[commands:], cli.registered_groups[groups:]
+            warn_hook_failure(impl.plugin_name, "register_commands", describe_hook_failure(exc))
+
+
+add_plugin_commands(app)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

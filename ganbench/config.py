@@ -22,6 +22,8 @@ from ganbench.plugins import Catalog
 DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
 DEFAULT_DATASETS = ("fashion-mnist",)
 FID_PIPELINES = ("tf", "pytorch-fid")
+MAX_STEPS = 10_000_000  # per-step history is held in memory: about 32 bytes a step per run
+DEFAULT_MAX_RUNS = 10_000  # a larger sweep needs --max-runs
 
 
 @dataclass
@@ -40,8 +42,8 @@ class TrainSettings:
     inception_weights: str | None = None
 
     def validate(self) -> None:
-        if self.steps < 1:
-            raise UsageError(f"steps must be a positive integer, got {self.steps}.")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise UsageError(f"steps must be a positive integer of at most {MAX_STEPS:,}, got {self.steps}.")
         for name in ("batch_size", "latent_dim"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -71,6 +73,7 @@ class SweepConfig:
     options: dict[str, Any] = field(default_factory=dict)  # TrainingOptions fields set by the user
     resolution: int | None = None  # for data sets made from files (folder:PATH, array:FILE)
     named_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # [datasets.NAME] tables
+    max_runs: int = DEFAULT_MAX_RUNS  # refuse larger sweeps before building their run list
 
 
 @dataclass(frozen=True)
@@ -139,14 +142,21 @@ def parse_list(text: str, what: str) -> list[str]:
     return items
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``0,1,2`` or a range ``0-4``."""
+def parse_seeds(text: str, max_count: int = DEFAULT_MAX_RUNS) -> list[int]:
+    """``0,1,2`` or a range ``0-4``; an empty range (``5-2``) or one of more than ``max_count``
+    seeds is refused before it is built."""
     seeds: list[int] = []
     for item in parse_list(text, "seeds"):
         if re.fullmatch(r"\d+", item):
             seeds.append(int(item))
         elif re.fullmatch(r"\d+-\d+", item):
             low, high = map(int, item.split("-"))
+            if low > high:
+                raise UsageError(f"--seeds range {item!r} is empty: its first seed is larger than its last; "
+                                 f"write it as {high}-{low}.")
+            if high - low + 1 > max_count:
+                raise UsageError(f"--seeds range {item!r} holds {high - low + 1:,} seeds, more than the "
+                                 f"{max_count:,} runs a sweep may have; narrow it, or pass --max-runs to allow more.")
             seeds.extend(range(low, high + 1))
         else:
             raise UsageError(
@@ -277,9 +287,16 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         resolution = 64               # optional
     """
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"config file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise UsageError(f"config file {path} is a folder; pass a TOML file such as sweep.toml.") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "save it as UTF-8 TOML.") from None
+    except OSError as exc:
+        raise UsageError(f"config file {path} cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
     known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution"}
@@ -301,7 +318,12 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
             setattr(sweep, key, value)
     if "seeds" in data:
         seeds = data["seeds"]
-        sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds))
+        sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds),
+                                  sweep.max_runs)
+    for table in ("train", "options", "params"):
+        if not isinstance(data.get(table, {}), dict):
+            raise UsageError(f"{path}: {table} must be a table ([{table}] followed by FIELD = VALUE lines), "
+                             f"got {data[table]!r}.")
     for name, value in data.get("train", {}).items():
         apply_setting(sweep, f"train.{name}", value, catalog)
     for name, value in data.get("options", {}).items():
@@ -395,6 +417,7 @@ def resolve_device(requested: str) -> str:
 
 def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
     """Check every name and value of ``sweep`` and expand it into one :class:`RunConfig` per run."""
+    check_sweep_size(sweep)
     sweep.train.validate()
     for name in sweep.variants:
         catalog.variants.get(name)
@@ -441,6 +464,75 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     data=dataset_cls.spec,
                 ))
     return runs
+
+
+def recorded_run_config(data: Any, catalog: Catalog, where: str) -> RunConfig:
+    """Rebuild a :class:`RunConfig` recorded in a run's ``config.json`` (``where`` names it),
+    checking every field with the same code and messages as ``ganbench run``: unknown fields,
+    types, ranges, names, and what a variant, data set and architecture accept together."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: 'config' must be a JSON object, got {type(data).__name__}.")
+    known = [f.name for f in dataclasses.fields(RunConfig)]
+    for key in data:
+        if key not in known:
+            raise _unknown_field(where, key, known)
+    missing = [key for key in ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
+                               "device", "variant_params") if key not in data]
+    if missing:
+        raise UsageError(f"{where}: 'config' lacks {', '.join(missing)}; it was not written by ganbench run.")
+    for key in ("variant", "dataset"):
+        if not isinstance(data[key], str):
+            raise UsageError(f"{where}: {key} must be a name, got {data[key]!r}.")
+    catalog.variants.get(data["variant"])
+    if data.get("data") is not None:  # a data set made from files: made again, its content checked
+        if not isinstance(data["data"], dict):
+            raise UsageError(f"{where}: data must be an object (the data set's spec), got {data['data']!r}.")
+        rebuild_dataset(data["data"], catalog)
+    seed = data["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"{where}: seed must be a non-negative integer, got {seed!r}.")
+    metrics = data.get("metrics") or []
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise UsageError(f"{where}: metrics must be a list of names, got {metrics!r}.")
+    sweep = SweepConfig(variants=[data["variant"]], datasets=[data["dataset"]], seeds=parse_seeds(str(seed)),
+                        metrics=list(metrics) or None)
+    for name in field_types(TrainSettings):
+        if name in data:
+            apply_setting(sweep, f"train.{name}", data[name], catalog)
+    for table, scope in (("options", "options"), ("variant_params", data["variant"])):
+        values = data.get(table) or {}
+        if not isinstance(values, dict):
+            raise UsageError(f"{where}: {table} must be an object of FIELD: VALUE, got {values!r}.")
+        for name, value in values.items():
+            apply_setting(sweep, f"{scope}.{name}", value, catalog)
+    sweep.train.validate()
+    device = sweep.train.device  # whether it is available is checked where the run is redone
+    sweep.train = dataclasses.replace(sweep.train, device="cpu")
+    [run] = resolve_runs(sweep, catalog)
+    return dataclasses.replace(run, device=device, metrics=tuple(metrics))
+
+
+def check_sweep_size(sweep: SweepConfig) -> None:
+    """Refuse a sweep of more than ``sweep.max_runs`` runs, counted before any run is built."""
+    count = len(sweep.variants) * len(sweep.datasets) * len(sweep.seeds)
+    if count == 0:
+        empty = [name for name in ("variants", "datasets", "seeds") if not getattr(sweep, name)]
+        raise UsageError(f"the sweep has no runs: no {' and no '.join(empty)} given; name at least one of each.")
+    if count > sweep.max_runs:
+        raise UsageError(
+            f"the sweep has {len(sweep.variants)} variant(s) x {len(sweep.datasets)} data set(s) x "
+            f"{len(sweep.seeds)} seed(s) = {count:,} runs, more than the {sweep.max_runs:,} allowed; "
+            f"narrow it, or pass --max-runs {count} to run them all."
+        )
+
+
+def check_overrides_in_sweep(keys: list[str], sweep: SweepConfig) -> None:
+    """Refuse a ``--set VARIANT.FIELD=VALUE`` for a variant that is not in the sweep (it would do nothing)."""
+    for key in keys:
+        scope = key.partition(".")[0]
+        if scope not in ("train", "options") and scope not in sweep.variants:
+            raise UsageError(f"--set {key}: variant {scope!r} is not in this sweep (variants: "
+                             f"{', '.join(sweep.variants)}); add it to --variants or drop the setting.")
 
 
 def check_task(catalog: Catalog, variant_name: str, dataset_cls: type) -> None:

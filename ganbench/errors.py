@@ -19,6 +19,10 @@ class PluginConflictError(GanbenchError):
     """Two plugins registered the same name, or a plugin registered something invalid."""
 
 
+class InvalidRegistrationError(PluginConflictError):
+    """A plugin registered something that is not a class of the right kind, or has an invalid name."""
+
+
 class DatasetUnavailableError(GanbenchError):
     """A data set's files could not be found or downloaded."""
 

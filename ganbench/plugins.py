@@ -16,7 +16,7 @@ import importlib.util
 import os
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from importlib.metadata import Distribution, entry_points
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +25,7 @@ from typing import Any
 import pluggy
 
 from ganbench import hookspecs
+from ganbench.errors import InvalidRegistrationError
 from ganbench.registry import Registry
 
 ENTRY_POINT_GROUP = "ganbench"
@@ -64,6 +65,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 
 class PluginLoadWarning(UserWarning):
     """A third-party plugin could not be loaded; ganbench goes on without it."""
+
+
+class PluginHookWarning(UserWarning):
+    """A plugin's hook raised, exited, returned instead of calling ``register``, or registered
+    something invalid; what that hook contributed is dropped and ganbench goes on without it."""
 
 
 class PluginManager(pluggy.PluginManager):
@@ -169,11 +175,53 @@ class Catalog:
     executors: Registry
 
 
+def describe_hook_failure(exc: BaseException) -> str:
+    """How a plugin's hook failed, for :func:`warn_hook_failure`."""
+    if isinstance(exc, SystemExit):
+        return f"exited (SystemExit {exc.code!r})"
+    if isinstance(exc, InvalidRegistrationError):
+        return f"registered something invalid ({str(exc).rstrip('.')})"
+    return f"raised {type(exc).__name__}: {exc}"
+
+
+def warn_hook_failure(plugin: str, hook_name: str, reason: str) -> None:
+    """One :class:`PluginHookWarning` naming the plugin, the hook and what went wrong."""
+    warnings.warn(f"ganbench plugin {plugin!r}: its {hook_name} hook {reason}; what it registered "
+                  "is ignored and ganbench goes on without it.", PluginHookWarning, stacklevel=3)
+
+
+class _ReturnedInsteadOfRegistering(Exception):
+    pass
+
+
 def _collect(pm: pluggy.PluginManager, hook_name: str, registry: Registry) -> Registry:
+    """Call each implementation of ``hook_name`` with its own ``register`` callback, so that the
+    registry knows who registered what. An implementation that raises, exits, returns something
+    instead of calling ``register``, or registers an invalid class gets one
+    :class:`PluginHookWarning` and none of its registrations is kept; two plugins registering
+    the same name still raise :class:`PluginConflictError`."""
     hook = getattr(pm.hook, hook_name)
-    # Each implementation gets its own callback so that the registry knows who registered what.
     for impl in reversed(hook.get_hookimpls()):
-        impl.function(register=partial(registry.add, plugin=impl.plugin_name))
+        staged: list[object] = []
+
+        def register(obj: object, _staged: list[object] = staged) -> None:
+            _staged.append(obj)
+
+        try:
+            returned = impl.function(register=register)
+            if returned is not None:
+                raise _ReturnedInsteadOfRegistering(type(returned).__name__)
+            for obj in staged:
+                registry.check(obj, impl.plugin_name)
+        except _ReturnedInsteadOfRegistering as exc:
+            warn_hook_failure(impl.plugin_name, hook_name, f"returned a {exc} instead of calling "
+                              "register(cls) once per class")
+            continue
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - foreign code must not stop every command
+            warn_hook_failure(impl.plugin_name, hook_name, describe_hook_failure(exc))
+            continue
+        for obj in staged:
+            registry.add(obj, plugin=impl.plugin_name)
     return registry
 
 

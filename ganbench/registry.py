@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar
 
-from ganbench.errors import PluginConflictError, UnknownNameError
+from ganbench.errors import InvalidRegistrationError, PluginConflictError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -32,20 +32,29 @@ class Registry(Generic[T]):
     base: type | None = None
     entries: dict[str, Entry[T]] = field(default_factory=dict)
 
-    def add(self, obj: T, plugin: str) -> None:
-        """Register ``obj`` (a class with ``name`` and ``description``) from ``plugin``."""
+    def check(self, obj: object, plugin: str) -> None:
+        """Raise :class:`InvalidRegistrationError` unless ``obj`` is a class of this kind with a valid name."""
+        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+            raise InvalidRegistrationError(
+                f"plugin {plugin!r} registered {obj!r} as a {self.kind}, but a {self.kind} must be a "
+                f"subclass of {self.base.__module__}.{self.base.__qualname__}."
+            )
         name = getattr(obj, "name", None)
         if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
-            raise PluginConflictError(
+            raise InvalidRegistrationError(
                 f"plugin {plugin!r} registered a {self.kind} with the invalid name {name!r}: "
                 "expected lower-case letters, digits, '-' or '.', not one of "
                 f"{sorted(RESERVED_NAMES)}; set the class attribute 'name'."
             )
-        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
-            raise PluginConflictError(
-                f"plugin {plugin!r} registered {obj!r} as {self.kind} {name!r}, but a "
-                f"{self.kind} must be a subclass of {self.base.__module__}.{self.base.__qualname__}."
-            )
+
+    def add(self, obj: T, plugin: str) -> None:
+        """Register ``obj`` (a class with ``name`` and ``description``) from ``plugin``.
+
+        :raises InvalidRegistrationError: ``obj`` is not a class of this kind with a valid name.
+        :raises PluginConflictError: another plugin registered the same name.
+        """
+        self.check(obj, plugin)
+        name = obj.name  # type: ignore[attr-defined]
         if name in self.entries:
             other = self.entries[name].plugin
             raise PluginConflictError(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganbench.config import RunConfig, rebuild_dataset
+from ganbench.config import RunConfig, recorded_run_config
 from ganbench.errors import UsageError
 from ganbench.plugins import Catalog
 from ganbench.runner import run_one
@@ -84,7 +84,7 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
     """
     run_dir = Path(run_dir)
     record, summary = _load_record(run_dir)
-    recorded = _rebuild_config(record, run_dir)
+    recorded = _rebuild_config(record, run_dir, catalog)
     damaged = damaged_files(run_dir, summary, WEIGHT_FILES)  # losses and metrics are compared below
     if damaged:
         return Reproduction(
@@ -92,11 +92,8 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
             tolerance=None, differences=damaged,
             notes=["not re-run: the recorded weights are damaged or missing, so the record cannot be trusted"],
         )
-    if recorded.data is not None:
-        rebuild_dataset(recorded.data, catalog)
     config = dataclasses.replace(recorded, device=_choose_device(recorded.device, device, record))
-    if data_root is None and record.get("data_root"):
-        data_root = Path(record["data_root"])
+    data_root = _existing_data_root(data_root, record)
     if workdir is not None:
         _check_workdir(Path(workdir), run_dir)
 
@@ -166,13 +163,10 @@ def _load_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return record, summary
 
 
-def _rebuild_config(record: dict[str, Any], run_dir: Path) -> RunConfig:
-    """The recorded :class:`RunConfig`, checked against the recorded digest."""
-    try:
-        config = RunConfig.from_dict(record["config"])
-    except TypeError as exc:
-        raise UsageError(f"{run_dir / CONFIG_FILE} has an unusable 'config' ({exc}); "
-                         "was it written by another ganbench version?") from None
+def _rebuild_config(record: dict[str, Any], run_dir: Path, catalog: Catalog) -> RunConfig:
+    """The recorded :class:`RunConfig`, checked as ``ganbench run`` checks its settings and
+    against the recorded digest."""
+    config = recorded_run_config(record["config"], catalog, str(run_dir / CONFIG_FILE))
     if config.digest() != record["digest"]:
         raise UsageError(
             f"{run_dir / CONFIG_FILE} was edited: its 'config' hashes to digest {config.digest()[:12]}..., "
@@ -180,6 +174,22 @@ def _rebuild_config(record: dict[str, Any], run_dir: Path) -> RunConfig:
             "to another config. Restore the file, or start a new run with the changed settings (ganbench run)."
         )
     return config
+
+
+def _existing_data_root(requested: Path | None, record: dict[str, Any]) -> Path | None:
+    """``--data-root``, else the recorded one; it must be an existing folder, so that the re-run
+    never creates folders (a data set download) outside its temporary one."""
+    if requested is not None:
+        if not Path(requested).is_dir():
+            raise UsageError(f"--data-root {requested} is not a folder; name the folder that holds the data set's files.")
+        return Path(requested)
+    recorded = record.get("data_root")
+    if not recorded:
+        return None
+    if not isinstance(recorded, str) or not Path(recorded).is_dir():
+        raise UsageError(f"run {record.get('run_id')} was recorded with --data-root {recorded!r}, which is not a "
+                         "folder here; pass --data-root DIR with the data set's files.")
+    return Path(recorded)
 
 
 def _choose_device(recorded: str, requested: str | None, record: dict[str, Any]) -> str:

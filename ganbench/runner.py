@@ -359,6 +359,7 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     (:class:`GanbenchError`, e.g. a missing data set) stops the sweep.
     Records come back in the order of ``runs``.
     """
+    from ganbench.executors import run_guarded
     from ganbench.executors.local import LocalExecutor
 
     if retries < 0:
@@ -385,7 +386,7 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
             for task in pending:
                 task.attempt = attempt
             failed: list[RunTask] = []
-            for record in executor.run(pending, catalog, display):
+            for record in run_guarded(executor, pending, catalog, display):
                 records[record.config.run_id] = record
                 final = record.status != "failed" or attempt > retries
                 if record.status == "failed":

@@ -11,7 +11,9 @@ import pytest
 import ganbench
 from ganbench import hookspecs
 from ganbench.errors import PluginConflictError, UnknownNameError
-from ganbench.plugins import DEFAULT_PLUGINS, PluginLoadWarning, build_catalog, create_plugin_manager, plugin_report
+from ganbench.plugins import (
+    DEFAULT_PLUGINS, PluginHookWarning, PluginLoadWarning, build_catalog, create_plugin_manager, plugin_report,
+)
 from ganbench.variants.vanilla import Vanilla
 
 
@@ -60,22 +62,57 @@ class NotAVariant:
     name = "broken"
 
 
-@pytest.mark.parametrize("registered,message", [
-    (NotAVariant, "must be a subclass of ganbench.variants.Variant"),
-    (type("Bad", (Vanilla,), {"name": "Bad Name"}), "invalid name 'Bad Name'"),
-    (type("Reserved", (Vanilla,), {"name": "train"}), "invalid name 'train'"),
-])
-def test_invalid_registrations_are_refused(registered, message):
-    class Plugin:
-        @staticmethod
-        @ganbench.hookimpl
-        def register_variants(register):
-            register(registered)
+class Mine(Vanilla):
+    name = "mine"
 
+
+def _hook_warnings(pm):
+    """Build the catalog of ``pm``; return it and the :class:`PluginHookWarning` messages."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        catalog = build_catalog(pm)
+    return catalog, [str(w.message) for w in caught if issubclass(w.category, PluginHookWarning)]
+
+
+def _raise(register):
+    register(Mine)
+    raise RuntimeError("boom")
+
+
+def _exit(register):
+    register(Mine)
+    sys.exit(3)
+
+
+def _return_a_list(register):
+    return [Mine]
+
+
+def _register_bad(registered):
+    def hook(register):
+        register(Mine)  # valid, but dropped with the invalid one: a hook's registrations go together
+        register(registered)
+    return hook
+
+
+@pytest.mark.parametrize("hook,reason", [
+    (_raise, "its register_variants hook raised RuntimeError: boom"),
+    (_exit, "its register_variants hook exited (SystemExit 3)"),
+    (_return_a_list, "its register_variants hook returned a list instead of calling register(cls)"),
+    (_register_bad(NotAVariant), "must be a subclass of ganbench.variants.Variant"),
+    (_register_bad("ring-9"), "registered 'ring-9' as a variant, but a variant must be a subclass"),
+    (_register_bad(type("Bad", (Vanilla,), {"name": "Bad Name"})), "invalid name 'Bad Name'"),
+    (_register_bad(type("Reserved", (Vanilla,), {"name": "train"})), "invalid name 'train'"),
+])
+def test_a_faulty_hook_warns_once_and_its_contributions_are_dropped(hook, reason):
+    plugin = type("Faulty", (), {"register_variants": staticmethod(ganbench.hookimpl(hook))})
     pm = create_plugin_manager(load_entry_points=False)
-    pm.register(Plugin, name="bad-plugin")
-    with pytest.raises(PluginConflictError, match=message):
-        build_catalog(pm)
+    pm.register(plugin, name="faulty-plugin")
+    catalog, messages = _hook_warnings(pm)
+    assert len(messages) == 1
+    assert "'faulty-plugin'" in messages[0] and reason in messages[0]
+    assert "mine" not in catalog.variants
+    assert "vanilla" in catalog.variants and "ring-8" in catalog.datasets  # the rest is intact
 
 
 def test_misspelt_hook_fails_loudly():

@@ -173,3 +173,43 @@ def test_a_run_that_cannot_be_rerun_exits_2_not_1(run_dir, monkeypatch):
     monkeypatch.setattr(Ring8, "load", unavailable)
     cli = invoke("reproduce", str(run_dir))
     assert cli.exit_code == 2 and "not available (test)" in cli.stderr
+
+
+def _edit_config_keeping_its_digest(run_dir: Path, **fields) -> None:
+    """Change ``config.json``'s config and recompute its digest, as a hand-crafted file would."""
+    def change(record):
+        record["config"].update(fields)
+        identity = {name: record["config"][name] for name in RunConfig.IDENTITY if name in record["config"]}
+        if record["config"]["options"] == RunConfig.__dataclass_fields__["options"].default_factory():
+            identity.pop("options", None)
+        record["digest"] = __import__("hashlib").sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    edit_json(run_dir / "config.json", change)
+
+
+@pytest.mark.parametrize("fields,run_args,message", [
+    ({"steps": "abc"}, ["--set", "train.steps=abc"], "train.steps must be an integer, got 'abc'."),
+    ({"steps": -1}, ["--steps", "-1"], "steps must be a positive integer of at most 10,000,000, got -1."),
+    ({"eval_samples": 0}, ["--eval-samples", "0"], "eval_samples must be a positive integer, got 0."),
+    ({"bogus": 1}, None, "unknown setting"),
+    ({"options": {"real_target": 7}}, ["--real-target", "7"], "options.real_target must be in (0.5, 1]"),
+    ({"options": {"nope": 1}}, ["--set", "options.nope=1"], "unknown setting options.'nope'"),
+    ({"variant_params": {"lambda_gp": "x"}}, ["--set", "wgan-gp.lambda_gp=x"], "wgan-gp.lambda_gp must be a number, got 'x'."),
+    ({"variant": "nosuch"}, ["--variants", "nosuch"], "unknown variant 'nosuch'"),
+])
+def test_reproduce_checks_config_json_as_run_checks_its_settings(run_dir, tmp_path, fields, run_args, message):
+    _edit_config_keeping_its_digest(run_dir, **fields)
+    cli = invoke("reproduce", str(run_dir))
+    assert cli.exit_code == 2 and "Traceback" not in cli.output
+    assert message in " ".join(cli.stderr.split())
+    if run_args is not None:  # the same words as `ganbench run` for the same value
+        ran = invoke("run", "--variants", "wgan-gp", "--datasets", "ring-8", *run_args, "--out", str(tmp_path))
+        assert ran.exit_code == 2 and message in " ".join(ran.stderr.split())
+
+
+def test_reproduce_creates_no_folder_for_a_missing_recorded_data_root(run_dir, tmp_path):
+    missing = tmp_path / "gone" / "data"
+    edit_json(run_dir / "config.json", lambda record: record.update(data_root=str(missing)))
+    cli = invoke("reproduce", str(run_dir))
+    assert cli.exit_code == 2
+    assert "recorded with --data-root" in " ".join(cli.stderr.split()) and "is not a folder here" in cli.stderr
+    assert not (tmp_path / "gone").exists()

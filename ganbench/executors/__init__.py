@@ -94,3 +94,27 @@ class Executor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def run_guarded(executor: Executor, tasks: Sequence[RunTask], catalog: Catalog,
+                progress: SweepProgress | None = None) -> Iterator[RunRecord]:
+    """``executor.run(...)``, where a fault of the executor itself (its ``run`` raises or exits)
+    becomes a ``failed`` record, with the reason, for every run it had not returned yet, so that
+    the sweep ends normally. A :class:`ganbench.errors.GanbenchError` and ``KeyboardInterrupt``
+    pass through."""
+    from ganbench.errors import GanbenchError
+    from ganbench.plugins import describe_hook_failure
+    from ganbench.runner import record_failure
+
+    returned: set[str] = set()
+    try:
+        for record in executor.run(tasks, catalog, progress):
+            returned.add(record.config.run_id)
+            yield record
+    except GanbenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken executor plugin must not lose the sweep
+        reason = f"executor {executor.name!r} {describe_hook_failure(exc)}"
+        for task in tasks:
+            if task.config.run_id not in returned:
+                yield record_failure(task, reason)

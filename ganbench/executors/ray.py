@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ganbench.plugins import Catalog
     from ganbench.runner import RunRecord, RunTask
 
+CONNECT_TIMEOUT_S = 10.0  # how long --ray-address may take to answer
 INSTALL_HINT = "install it with: pip install 'ganbench[ray]' (or pip install 'ray>=2.9')"
 
 
@@ -49,6 +51,24 @@ def _run_in_worker(task: RunTask, catalog: Catalog, threads: int) -> RunRecord |
         return runner.execute(task, catalog)
     except GanbenchError as exc:
         return exc
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse a ``HOST:PORT`` or ``ray://HOST:PORT`` address that nothing answers at within
+    ``timeout_s`` (``ray.init`` would wait for it without end); ``auto`` is left to Ray."""
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--ray-address {address!r} is not an address: expected auto, HOST:PORT "
+                         "or ray://HOST:10001.")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise UsageError(f"could not join the Ray cluster at --ray-address {address!r}: nothing answers "
+                         f"there ({reason}). Start one with `ray start --head`, or check the address.") from None
 
 
 class RayExecutor(Executor):
@@ -79,6 +99,7 @@ class RayExecutor(Executor):
                 ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
                          runtime_env={"env_vars": {"PYTHONPATH": python_path}})
             else:
+                check_reachable(address)
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:
             raise UsageError(f"could not join the Ray cluster at --ray-address {address!r}: {exc}. "

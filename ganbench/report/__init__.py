@@ -20,6 +20,7 @@ import jinja2
 import pandas as pd
 
 from ganbench.errors import UsageError
+from ganbench.report.markdown import code_fence, code_span, escape_markdown
 from ganbench.report.runs import RunData, load_runs
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise, untested_pairs_note
 from ganbench.storage import RunFolder, atomic_path
@@ -31,7 +32,7 @@ TEMPLATES = jinja2.Environment(
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
 )
-TEMPLATES.filters["md"] = lambda text: str(text).replace("|", "\\|").replace("\n", " ")
+TEMPLATES.filters.update(md=escape_markdown, md_code=code_span, md_fence=code_fence)
 # The core's penalty figures, described together for each variant that has a penalty.
 PENALTY_SHARE, PENALTY_RATIO = "gp_share", "gp_step_ratio"
 
