@@ -41,9 +41,15 @@ def register_datasets(register: Callable[[type], None]) -> None:
     """Register data sets.
 
     :param register: call ``register(DatasetClass)`` for each subclass of
-        :class:`ganbench.datasets.Dataset`. A data set declares its sample ``shape`` and
-        ``kind`` (``"vector"`` or ``"image"``) and implements ``load()``, returning a
-        :class:`ganbench.datasets.DataSource` whose samples are scaled to [-1, 1].
+        :class:`ganbench.datasets.Dataset`. A data set declares its sample ``shape``,
+        ``kind`` (``"vector"``, ``"image"`` or ``"two-domain"``), ``num_classes`` and
+        ``default_batch_size`` (128 unless it sets another), and implements
+        ``load(device=, seed=, data_root=, train=)``, returning a
+        :class:`ganbench.datasets.DataSource` whose float32 samples are on ``device``.
+        Images are scaled to [-1, 1] (the generators end in ``tanh``, the image metrics
+        quantise from that range); vectors stay in the data set's own coordinates (the
+        built-in toy mixtures reach about ±2.2 in 2-D and ±3.4 in 1-D). A data set named with an argument
+        (``folder:PATH``) sets ``takes_argument`` and implements ``from_argument()``.
     """
 
 
