@@ -258,3 +258,43 @@ def test_the_documentation_check_finds_an_undocumented_member():
         "Careless.zeal is not mentioned in docs/writing-plugins.md",
         "Careless.frobnicate has no docstring",
     }
+
+
+# --- the data contract as the README and the guide state it -------------------------------
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_default_batch_sizes_are_what_the_docs_say():
+    catalog = build_catalog(create_plugin_manager(load_entry_points=False))
+    declared = {entry.name: entry.obj.default_batch_size for entry in catalog.datasets}
+    assert ganbench.Dataset.default_batch_size == 128
+    assert {declared[n] for n in ("gaussian-1d", "ring-8", "grid-25")} == {256}
+    assert declared["fashion-mnist-tops2shoes"] == 32
+    assert {size for name, size in declared.items()
+            if name not in ("gaussian-1d", "ring-8", "grid-25", "fashion-mnist-tops2shoes")} == {128}
+    statement = ("the data set's `default_batch_size` (128 unless the data set declares another: "
+                 "the toy mixtures 256, `fashion-mnist-tops2shoes` 32")
+    assert statement in README
+    assert "**128 unless the data set sets another**" in GUIDE
+
+    class PlainVectors(ganbench.Dataset):
+        name, kind, shape = "plain-vectors", "vector", (2,)
+
+    assert PlainVectors.default_batch_size == 128  # being a vector data set changes nothing
+
+
+@pytest.mark.parametrize("name, reach", [("ring-8", 2.2), ("grid-25", 2.2), ("gaussian-1d", 3.4)])
+def test_toy_data_stay_in_their_own_coordinates_as_documented(name, reach):
+    catalog = build_catalog(create_plugin_manager(load_entry_points=False))
+    torch.manual_seed(0)
+    samples = catalog.datasets.get(name)().load(device=torch.device("cpu"), seed=0).sample(20_000)
+    assert samples.dtype == torch.float32
+    assert 1.0 < samples.abs().max() < reach + 0.3  # beyond [-1, 1], about as far as documented
+    assert f"about ±{reach}" in GUIDE and f"about ±{reach}" in README
+
+
+def test_image_data_are_in_the_unit_range():
+    pixels = torch.tensor([[[[0, 255], [128, 7]]]], dtype=torch.uint8)
+    batch = ganbench.TensorSource(pixels).sample(64)
+    assert batch.dtype == torch.float32 and batch.min() == -1 and batch.max() == 1

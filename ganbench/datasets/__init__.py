@@ -1,4 +1,4 @@
-"""Data sets: what to train on, scaled to [-1, 1].
+"""Data sets: what to train on (images scaled to [-1, 1], vectors in their own coordinates).
 
 Subclass :class:`Dataset`, set ``name``, ``description``, ``kind`` and ``shape``, implement
 :meth:`Dataset.load` returning a :class:`DataSource`, and register the class from a
@@ -54,7 +54,8 @@ class DataSource:
         raise TypeError(f"{type(self).__name__} has no labels; conditional variants need labelled data.")
 
     def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The samples at ``indices`` (in [-1, 1], on the device) and their labels, if any.
+        """The samples at ``indices`` (as :meth:`sample` scales them, on the device) and their
+        labels, if any.
 
         Only finite data sets have items; generated distributions raise ``TypeError``.
         """
