@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import re
 import types
+import typing
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,10 @@ import typer
 from typer.testing import CliRunner
 
 import ganbench
+from ganbench.datasets import DatasetKind, Task
+from ganbench.metrics import Requirement
+from ganbench.values import Section
+from ganbench.variants import CriticKind, CriticNorm, CriticOutput
 from ganbench.config import SweepConfig, TrainSettings, rebuild_dataset, resolve_runs
 from ganbench.docs import hook_specs
 from ganbench.errors import UsageError
@@ -298,3 +303,12 @@ def test_image_data_are_in_the_unit_range():
     pixels = torch.tensor([[[[0, 255], [128, 7]]]], dtype=torch.uint8)
     batch = ganbench.TensorSource(pixels).sample(64)
     assert batch.dtype == torch.float32 and batch.min() == -1 and batch.max() == 1
+
+
+@pytest.mark.parametrize("declared", [CriticOutput, CriticNorm, CriticKind, DatasetKind, Task, Requirement, Section],
+                         ids=lambda literal: "-".join(typing.get_args(literal)))
+def test_every_allowed_value_of_a_declaration_is_in_the_guide(declared):
+    for value in typing.get_args(declared):
+        assert f'`"{value}"`' in GUIDE, value
+    if declared is Section:
+        assert re.search(r'`"cost"`, holds the timings the core measures', GUIDE)
