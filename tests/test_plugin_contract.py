@@ -7,6 +7,7 @@ import inspect
 import re
 import types
 import typing
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -312,3 +313,15 @@ def test_every_allowed_value_of_a_declaration_is_in_the_guide(declared):
         assert f'`"{value}"`' in GUIDE, value
     if declared is Section:
         assert re.search(r'`"cost"`, holds the timings the core measures', GUIDE)
+
+
+def test_an_example_works_as_a_one_file_plugin_with_postponed_annotations(tmp_path, monkeypatch):
+    """``GANBENCH_PLUGINS=FILE.py`` loads a module whose dataclasses use string annotations."""
+    path = tmp_path / "hinge_clip_plugin.py"
+    path.write_text("from __future__ import annotations\n\n" + example_code("variant"))
+    monkeypatch.setenv("GANBENCH_PLUGINS", str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plugin that fails to load only warns
+        catalog = build_catalog(create_plugin_manager())
+    (config,) = tiny_sweep(catalog, variants=["hinge-clip"])
+    assert config.variant_params["clip"] == 0.05
