@@ -28,7 +28,7 @@ from ganbench.executors import Executor
 from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.runner import RunTask, run_one, run_sweep
 from ganbench.storage import read_json
-from ganbench.training import train
+from ganbench.training import build_models, train
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "writing-plugins.md").read_text()
@@ -151,13 +151,18 @@ def test_metric_example_applies_to_vectors_and_runs_over_training(catalog_with, 
 def test_architecture_example_is_used_only_when_named(catalog_with):
     module, catalog = catalog_with("architecture")
     assert [c.arch for c in tiny_sweep(catalog)] == ["mlp"]  # suitability 1: --arch auto passes it over
-    (config,) = tiny_sweep(catalog, variants=["wgan-gp"], arch="wide-mlp")
+    (config,) = tiny_sweep(catalog, arch="wide-mlp", batch_size=16)
     assert config.latent_dim == 16
     outcome = train(config, catalog)
     assert outcome.status == "finished"
-    assert any(isinstance(m, torch.nn.LayerNorm) for m in outcome.critic.modules())  # wgan-gp's critic_norm
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in outcome.critic.modules())  # vanilla's critic_norm
     assert outcome.critic(torch.zeros(5, 2)).shape == (5,)
     assert outcome.generator(torch.zeros(5, 16)).shape == (5, 2)
+    (config,) = tiny_sweep(catalog, variants=["wgan-gp"], arch="wide-mlp")
+    variant = catalog.variants.get("wgan-gp")()
+    models = build_models(config, catalog, variant, catalog.datasets.get("ring-8")(), torch.device("cpu"))
+    norms = {type(m) for m in models.critic.modules()}
+    assert torch.nn.LayerNorm in norms and torch.nn.BatchNorm1d not in norms  # wgan-gp's critic_norm
     with pytest.raises(UsageError, match="cannot build the 'autoencoder' critic"):
         tiny_sweep(catalog, variants=["ebgan"], arch="wide-mlp")
     with pytest.raises(UsageError, match="cannot model"):
