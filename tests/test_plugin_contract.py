@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import re
 import types
+import sys
 import typing
 import warnings
 from pathlib import Path
@@ -25,7 +26,7 @@ from ganbench.config import SweepConfig, TrainSettings, rebuild_dataset, resolve
 from ganbench.docs import hook_specs
 from ganbench.errors import UsageError
 from ganbench.executors import Executor
-from ganbench.plugins import build_catalog, create_plugin_manager
+from ganbench.plugins import PluginLoadWarning, build_catalog, create_plugin_manager
 from ganbench.runner import RunTask, run_one, run_sweep
 from ganbench.storage import read_json
 from ganbench.training import build_models, train
@@ -330,3 +331,12 @@ def test_an_example_works_as_a_one_file_plugin_with_postponed_annotations(tmp_pa
         catalog = build_catalog(create_plugin_manager())
     (config,) = tiny_sweep(catalog, variants=["hinge-clip"])
     assert config.variant_params["clip"] == 0.05
+
+
+def test_a_one_file_plugin_that_fails_leaves_no_module_behind(tmp_path, monkeypatch):
+    path = tmp_path / "broken_plugin.py"
+    path.write_text("raise RuntimeError('broken on purpose')\n")
+    monkeypatch.setenv("GANBENCH_PLUGINS", str(path))
+    with pytest.warns(PluginLoadWarning, match="broken on purpose"):
+        create_plugin_manager()
+    assert "ganbench_local_plugin_broken_plugin" not in sys.modules
