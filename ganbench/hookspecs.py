@@ -41,9 +41,16 @@ def register_datasets(register: Callable[[type], None]) -> None:
     """Register data sets.
 
     :param register: call ``register(DatasetClass)`` for each subclass of
-        :class:`ganbench.datasets.Dataset`. A data set declares its sample ``shape`` and
-        ``kind`` (``"vector"`` or ``"image"``) and implements ``load()``, returning a
-        :class:`ganbench.datasets.DataSource` whose samples are scaled to [-1, 1].
+        :class:`ganbench.datasets.Dataset`. A data set declares its sample ``shape``,
+        ``kind`` (``"vector"``, ``"image"`` or ``"two-domain"``), ``num_classes`` and
+        ``default_batch_size`` (128 unless it sets another), and implements
+        ``load(device=, seed=, data_root=, train=)``, returning a
+        :class:`ganbench.datasets.DataSource` whose float32 samples are on ``device``.
+        Images are scaled to [-1, 1] (the generators end in ``tanh``, the image metrics
+        quantise from that range); vectors stay in the data set's own coordinates (the
+        built-in toy mixtures reach about ±2.2 in 2-D and ±3.4 in 1-D). A data set named
+        with an argument (``folder:PATH``) sets ``takes_argument`` and implements
+        ``from_argument()``. The whole contract: docs/writing-plugins.md.
     """
 
 
@@ -54,7 +61,9 @@ def register_metrics(register: Callable[[type], None]) -> None:
     :param register: call ``register(MetricClass)`` for each subclass of
         :class:`ganbench.metrics.Metric`. A metric states ``higher_is_better`` for each
         value it reports, what it ``requires`` (generated samples, real samples, the
-        training history), which data sets it ``applies_to``, and computes its values
+        training history), which data sets it ``applies_to`` (a class method taking the
+        data set class), whether ``--eval-every`` also computes it during training
+        (``over_training``), and computes its values
         from a :class:`ganbench.metrics.EvaluationContext`. Tables and reports take
         everything about its values from what it declares: ``labels``, ``section``
         (stability or quality), the direction that marks the best variant, and
@@ -69,8 +78,12 @@ def register_architectures(register: Callable[[type], None]) -> None:
 
     :param register: call ``register(ArchitectureClass)`` for each subclass of
         :class:`ganbench.architectures.Architecture`. An architecture says how well it
-        suits a data shape (``suitability()``; the highest wins when ``--arch auto``) and
-        builds a generator and a critic honouring the variant's normalisation requirement.
+        suits a data shape (the class method ``suitability(data_shape, data_kind)``: 0
+        cannot, 1 only when named, 2 or more ``--arch auto`` may pick it, the highest
+        wins), lists the ``critic_kinds`` it can build, and ``build(spec)`` returns
+        ``(generator, critic)`` for a :class:`ganbench.architectures.ArchSpec`: G maps
+        ``(N, latent_dim)`` noise to ``(N, *data_shape)``, the critic returns raw scores of
+        shape ``(N,)`` and uses the variant's ``critic_norm``.
     """
 
 

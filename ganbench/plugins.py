@@ -14,6 +14,7 @@ import difflib
 import importlib
 import importlib.util
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -112,7 +113,14 @@ def _import_local_plugin(spec: str) -> ModuleType:
         if module_spec is None or module_spec.loader is None or not path.is_file():
             raise FileNotFoundError(f"no such plugin file: {path}")
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        # Registered while it runs, as an import would be: dataclasses (and pickling) look the
+        # module up by name, e.g. for a plugin using `from __future__ import annotations`.
+        sys.modules[module_spec.name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_spec.name]
+            raise
         return module
     return importlib.import_module(spec)
 

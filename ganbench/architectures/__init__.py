@@ -25,8 +25,9 @@ AUTO_MIN_SUITABILITY = 2  # --arch auto picks only architectures that score this
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """What an architecture must build for: the data, the latent size, the critic's norm and
-    kind, and two options: ``num_classes`` (build a class-conditional pair, see
+    """What an architecture must build for: the data (``data_shape``, ``data_kind``), the
+    latent size ``latent_dim``, the critic's ``critic_norm`` and ``critic_kind`` (the
+    variant's), and two options: ``num_classes`` (build a class-conditional pair, see
     :func:`conditional_generator`) and ``minibatch_std`` (a :class:`MinibatchStd` layer before
     the critic's last layer)."""
 
@@ -40,11 +41,15 @@ class ArchSpec:
 
     @property
     def data_dim(self) -> int:
+        """The number of values in one sample: the product of ``data_shape``."""
         return math.prod(self.data_shape)
 
 
 class Architecture:
     """A generator/critic pair. The critic returns one raw score per sample (shape ``(N,)``).
+
+    Subclasses set ``name`` and ``description`` and implement the class methods
+    :meth:`suitability` and :meth:`default_latent_dim` and the method :meth:`build`.
 
     ``critic_kinds`` lists the critic kinds :meth:`build` can make (see
     :attr:`ArchSpec.critic_kind`); an ``"autoencoder"`` critic returns each sample's
@@ -78,6 +83,7 @@ class Architecture:
 
     @classmethod
     def default_latent_dim(cls, data_shape: tuple[int, ...], data_kind: DatasetKind) -> int:
+        """The latent size of runs on this data that give no ``--latent-dim``."""
         raise NotImplementedError
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:

@@ -1,4 +1,4 @@
-"""Data sets: what to train on, scaled to [-1, 1].
+"""Data sets: what to train on (images scaled to [-1, 1], vectors in their own coordinates).
 
 Subclass :class:`Dataset`, set ``name``, ``description``, ``kind`` and ``shape``, implement
 :meth:`Dataset.load` returning a :class:`DataSource`, and register the class from a
@@ -32,14 +32,20 @@ def cache_dir() -> Path:
 
 
 class DataSource:
-    """Samples of one data set on one device. Randomness comes from torch's seeded RNG."""
+    """Samples of one data set on one device. Randomness comes from torch's seeded RNG.
+
+    ``shape``: one sample's shape; ``num_items``: the number of fixed items, ``None`` for a
+    generated (infinite) distribution; ``labels``: every item's label, or ``None``. Images are
+    float32 in [-1, 1]; vectors are float32 in the data set's own coordinates.
+    """
 
     shape: tuple[int, ...]
     num_items: int | None = None  # None: an infinite (generated) distribution
     labels: Tensor | None = None
 
     def sample(self, batch_size: int) -> Tensor:
-        """A batch of ``batch_size`` samples, float32 in [-1, 1] (roughly, for toy data)."""
+        """A batch of ``batch_size`` samples on the device: images in [-1, 1], vectors in the
+        data set's own coordinates. Draw from torch's default (seeded) generator."""
         raise NotImplementedError
 
     def sample_with_labels(self, batch_size: int) -> tuple[Tensor, Tensor]:
@@ -48,7 +54,8 @@ class DataSource:
         raise TypeError(f"{type(self).__name__} has no labels; conditional variants need labelled data.")
 
     def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The samples at ``indices`` (in [-1, 1], on the device) and their labels, if any.
+        """The samples at ``indices`` (as :meth:`sample` scales them, on the device) and their
+        labels, if any.
 
         Only finite data sets have items; generated distributions raise ``TypeError``.
         """
@@ -148,9 +155,11 @@ def fits_in_memory(num_bytes: int) -> bool:
 class Dataset:
     """A data set plugin.
 
-    Class attributes: ``name``, ``description``, ``kind`` (``"vector"`` or ``"image"``),
+    Class attributes: ``name``, ``description``, ``kind`` (``"vector"``, ``"image"`` or
+    ``"two-domain"``),
     ``shape`` of one sample (``(dim,)`` or ``(channels, height, width)``), ``num_classes``
-    (``None`` when unlabelled) and ``default_batch_size``; ``task``: ``"generation"``
+    (``None`` when unlabelled) and ``default_batch_size`` (the batch size of runs without
+    ``--batch-size``: 128 unless a subclass sets another); ``task``: ``"generation"``
     (samples to imitate, for noise-to-sample variants) or ``"translation"`` (two unpaired
     domains of ``kind`` ``"two-domain"``, for translation variants such as ``cyclegan``);
     ``takes_argument``: the data set is named with an argument (``folder:PATH``) and
@@ -196,6 +205,7 @@ class Dataset:
 
     @classmethod
     def dimension(cls) -> int:
+        """The number of values in one sample: the product of ``shape``."""
         return math.prod(cls.shape)
 
 

@@ -41,7 +41,15 @@ class EvaluationOptions:
 
 @dataclass
 class EvaluationContext:
-    """What a metric may use: the trained generator, the real data and the loss history."""
+    """What a metric may use: the trained generator, the real data and the loss history.
+
+    ``dataset`` (the data set instance) and ``source`` (its training :class:`DataSource`);
+    ``generator`` and its ``latent_dim``; ``history``, the per-step losses (``None`` during
+    evaluations over training); ``eval_samples``, the sample count the user asked for;
+    ``device``; the run's ``seed``; ``options`` (:class:`EvaluationOptions`); ``memo``, a
+    dict the metrics of one evaluation share (features computed once); ``details``, what
+    :meth:`describe` recorded.
+    """
 
     dataset: Dataset
     source: DataSource
@@ -97,6 +105,9 @@ class EvaluationContext:
 
 class Metric:
     """A metric plugin.
+
+    It sets ``name``, a one-line ``description`` and what it ``requires``: a frozenset of
+    ``"samples"`` (skipped for a diverged run), ``"real"`` and ``"history"``.
 
     What it declares about each value it reports (the tables and the report take everything
     from these, a plugin's metric exactly like a built-in one):

@@ -22,8 +22,10 @@ CriticKind = Literal["scalar", "autoencoder"]
 
 @dataclass
 class VariantParams:
-    """Hyperparameters every variant has; subclass it to add a variant's own.
+    """Hyperparameters every variant has; subclass it (as a ``@dataclass``) to add a variant's own.
 
+    ``optimizer`` (``"adam"`` or ``"rmsprop"``), the learning rates ``lr_g`` and ``lr_d``,
+    Adam's ``beta1`` and ``beta2``, and ``n_critic``, the critic steps per generator step.
     Each field can be overridden with ``--set VARIANT.FIELD=VALUE`` or in a config file.
     """
 
@@ -103,6 +105,7 @@ class Variant:
 
     @property
     def n_critic(self) -> int:
+        """Critic steps per generator step: ``self.params.n_critic``."""
         return self.params.n_critic
 
     @classmethod
