@@ -318,6 +318,9 @@ def test_report_md_escapes_html_from_results(tmp_path, results):
     summary = json.loads((failed / "metrics.json").read_text())
     summary.update(status="failed", seed=1, error="Traceback ...\nRuntimeError: <img src=x onerror=alert(1)> *bold*")
     (failed / "metrics.json").write_text(json.dumps(summary))
+    record = json.loads((failed / "config.json").read_text())
+    record["config"]["seed"] = 1  # config.json and metrics.json agree, as in a real failed run
+    (failed / "config.json").write_text(json.dumps(record))
     result = invoke("report", str(sweep), "--out", str(tmp_path / "report"))
     assert result.exit_code == 0, result.output
     markdown = (tmp_path / "report" / "report.md").read_text()

@@ -198,6 +198,8 @@ def _edit_config_keeping_its_digest(run_dir: Path, **fields) -> None:
 ])
 def test_reproduce_checks_config_json_as_run_checks_its_settings(run_dir, tmp_path, fields, run_args, message):
     _edit_config_keeping_its_digest(run_dir, **fields)
+    if "variant" in fields:  # metrics.json names the variant too; a disagreement is a damaged folder
+        edit_json(run_dir / "metrics.json", lambda summary: summary.update(variant=fields["variant"]))
     cli = invoke("reproduce", str(run_dir))
     assert cli.exit_code == 2 and "Traceback" not in cli.output
     assert message in " ".join(cli.stderr.split())

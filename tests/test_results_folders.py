@@ -132,11 +132,11 @@ def test_a_planted_symlink_in_place_of_a_run_folder_is_not_followed(tmp_path, ca
     assert [p.name for p in victim.iterdir()] == ["keep.txt"] and (victim / "keep.txt").read_text() == "precious\n"
 
 
-def test_an_out_folder_that_is_a_file_exits_1_without_a_traceback(tmp_path):
+def test_an_out_folder_that_is_a_file_is_refused_without_a_traceback(tmp_path):
     (tmp_path / "out").write_text("not a folder")
     result = cli.invoke(app, ["run", "--variants", "vanilla", "--datasets", "ring-8", "--steps", "2",
                               "--metrics", "volatility", "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "cannot create the run folder" in result.output
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
     assert "Traceback" not in result.output
 
 
