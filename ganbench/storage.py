@@ -24,6 +24,14 @@ GENERATOR_FILE = "generator.pt"
 CRITIC_FILE = "critic.pt"
 EVALUATIONS_FILE = "evaluations.csv"  # metrics over training (--eval-every)
 DONE_STATUSES = ("finished", "diverged")
+# "kind" in the config.json and metrics.json of an evaluation folder (ganbench evaluate):
+# samples made elsewhere, scored like a run, without training history or cost figures.
+EVALUATION_KIND = "evaluation"
+
+
+def is_evaluation(record: dict[str, Any]) -> bool:
+    """Whether a ``config.json`` or ``metrics.json`` record is an evaluation's, not a trained run's."""
+    return record.get("kind") == EVALUATION_KIND
 
 
 @contextmanager

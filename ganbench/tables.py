@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.storage import CONFIG_FILE, METRICS_FILE, read_json
+from ganbench.storage import CONFIG_FILE, METRICS_FILE, is_evaluation, read_json
 
 # Values every run reports, measured by the core: label and whether higher is better.
 CORE_VALUES: dict[str, tuple[str, bool | None]] = {
@@ -99,7 +99,7 @@ def load_results(path: Path) -> pd.DataFrame:
             "seed": summary["seed"], "status": summary["status"],
         }
         values = {**summary.get("timings", {}), **summary.get("metrics", {})}
-        if summary["status"] != "failed":
+        if summary["status"] != "failed" and not is_evaluation(summary):  # evaluations were not trained
             values["diverged"] = float(summary["status"] == "diverged")
         for metric, value in values.items():
             rows.append({**ids, "metric": metric, "value": math.nan if value is None else float(value)})
