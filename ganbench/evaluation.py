@@ -68,6 +68,12 @@ class Reference:
     dataset: Dataset
     source: DataSource | None
     statistics: ReferenceStatistics | None = None
+    data_root: Path | None = None  # where a registered data set is looked for, by :meth:`load`
+
+    def load(self, device: torch.device, seed: int) -> None:
+        """Open a registered data set's images (left until the input is checked: it can be slow)."""
+        if self.source is None and self.statistics is None:
+            self.source = self.dataset.load(device=device, seed=seed, data_root=self.data_root)
 
 
 @dataclass
@@ -167,11 +173,11 @@ def _module_samples(spec: str, latent_dim: int | None, device: torch.device) -> 
 
 # --- what they are compared with ----------------------------------------------------------
 
-def open_reference(spec: str, catalog: Catalog, *, device: torch.device, seed: int,
+def open_reference(spec: str, catalog: Catalog, *, device: torch.device,
                    data_root: Path | None = None, resolution: int | None = None,
                    sample_shape: tuple[int, ...] | None = None, strict: bool = False) -> Reference:
     """REF as given on the command line: a data set name, ``folder:PATH``, ``array:FILE`` or a
-    statistics ``.npz``. ``sample_shape`` is the shape of one sample, for a statistics file
+    statistics ``.npz``; a data set's images are opened by :meth:`Reference.load`. ``sample_shape`` is the shape of one sample, for a statistics file
     that names no data set; ``strict``: statistics of other features are an error (named metrics)."""
     for prefix in ("folder:", "array:"):
         if spec.startswith(prefix):
@@ -185,8 +191,7 @@ def open_reference(spec: str, catalog: Catalog, *, device: torch.device, seed: i
     dataset = catalog.datasets.get(spec)()
     if dataset.task != "generation":
         raise UsageError(f"--reference {spec} is a {dataset.task} data set; use a one-domain data set.")
-    return Reference(spec, {"kind": "dataset", "dataset": spec}, dataset,
-                     dataset.load(device=device, seed=seed, data_root=data_root))
+    return Reference(spec, {"kind": "dataset", "dataset": spec}, dataset, None, data_root=data_root)
 
 
 def _files_reference(spec: str, path: Path, device: torch.device, resolution: int | None) -> Reference:
@@ -288,10 +293,11 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
         reference_spec = run.dataset
     seed = settings.seed if settings.seed is not None else (run.seed if run else 0)
     sample_shape = tuple(samples.images.shape[1:]) if samples.images is not None else None
-    reference = open_reference(reference_spec, catalog, device=device, seed=seed, data_root=settings.data_root,
+    reference = open_reference(reference_spec, catalog, device=device, data_root=settings.data_root,
                                resolution=settings.resolution, sample_shape=sample_shape,
                                strict=settings.metrics is not None)
     metrics = choose_metrics(settings.metrics, reference, catalog, run)
+    reference.load(device, seed)
     if samples.images is not None:
         if reference.dataset.kind != "image":
             raise UsageError(f"{samples_spec} holds images, but {reference.name} holds {reference.dataset.kind} "
@@ -381,12 +387,13 @@ def write_reference_statistics(reference_spec: str, catalog: Catalog, path: Path
         raise UsageError(f"--eval-samples must be at least 2, got {eval_samples}.")
     TrainSettings(device=device, fid_pipeline=fid_pipeline).validate()
     torch_device = torch.device(resolve_device(device))
-    reference = open_reference(reference_spec, catalog, device=torch_device, seed=0, data_root=data_root,
+    reference = open_reference(reference_spec, catalog, device=torch_device, data_root=data_root,
                                resolution=resolution)
     if reference.statistics is not None:
         raise UsageError(f"{reference_spec} is already a statistics file.")
     if reference.dataset.kind != "image":
         raise UsageError(f"{reference.name} holds {reference.dataset.kind} data; statistics are of images.")
+    reference.load(torch_device, 0)
     context = EvaluationContext(
         dataset=reference.dataset, source=reference.source, generator=None, latent_dim=0, history=None,
         eval_samples=eval_samples, device=torch_device, seed=0,
