@@ -50,12 +50,13 @@ def _fail(exc: GanbenchError) -> typer.Exit:
 @app.command()
 def run(
     variants: Annotated[Optional[str], typer.Option(help="Comma-separated variant names. [default: vanilla,wgan,wgan-gp]")] = None,
-    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated data set names. [default: fashion-mnist]")] = None,
+    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated data set names, folder:PATH or array:FILE. [default: fashion-mnist]")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="Seeds, e.g. 0,1,2 or 0-4. [default: 0]")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Generator steps per run. [default: 2000]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size. [default: the data set's]")] = None,
     latent_dim: Annotated[Optional[int], typer.Option(help="Noise size. [default: the architecture's]")] = None,
     arch: Annotated[Optional[str], typer.Option(help="Architecture, or auto (chosen from the data shape).")] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="Side of the images made from folder:PATH and array:FILE data (centre crop, PIL bicubic). [default: their own size]")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metrics. [default: all that apply]")] = None,
     sample_every: Annotated[Optional[int], typer.Option(help="Also save samples every N steps (0: only at the end).")] = None,
@@ -97,6 +98,8 @@ def run(
             sweep_config.datasets = cfg.parse_list(datasets, "datasets")
         if seeds is not None:
             sweep_config.seeds = cfg.parse_seeds(seeds)
+        if resolution is not None:
+            sweep_config.resolution = resolution
         if metrics is not None:
             sweep_config.metrics = cfg.parse_list(metrics, "metrics")
         flags = {"steps": steps, "batch_size": batch_size, "latent_dim": latent_dim, "arch": arch,
@@ -308,7 +311,10 @@ def _describe(kind: str, entry) -> dict:
     if kind == "variants":
         row["defaults"] = dataclasses.asdict(obj.Params())
     elif kind == "datasets":
-        row["defaults"] = {"kind": obj.kind, "shape": list(obj.shape), "batch_size": obj.default_batch_size}
+        row["defaults"] = {"kind": obj.kind, "shape": list(obj.shape) or "from the files",
+                           "batch_size": obj.default_batch_size}
+        if obj.num_classes:
+            row["defaults"]["classes"] = obj.num_classes
     elif kind == "metrics":
         row["defaults"] = {"requires": sorted(obj.requires), "higher_is_better": obj.higher_is_better}
     return row
@@ -318,6 +324,7 @@ def _describe(kind: str, entry) -> dict:
 def list_(
     kind: Annotated[Optional[str], typer.Argument(help="variants, datasets, metrics, architectures or executors.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file: also list its [datasets.NAME] data sets.")] = None,
 ) -> None:
     """List what the installed plugins provide, with descriptions and defaults."""
     if kind is not None and kind not in KINDS:
@@ -328,6 +335,11 @@ def list_(
         raise _fail(UsageError(f"unknown kind {kind!r}{hint} Available: {', '.join(KINDS)}."))
     try:
         catalog = build_catalog()
+        if config is not None:
+            sweep_config = cfg.SweepConfig()
+            cfg.load_config_file(config, sweep_config, catalog)
+            for name in sweep_config.named_datasets:
+                cfg.resolve_dataset(name, sweep_config, catalog)
     except GanbenchError as exc:
         raise _fail(exc) from None
     kinds = [kind] if kind else list(KINDS)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import torch
 
+from ganbench.architectures import AUTO_MIN_SUITABILITY
 from ganbench.errors import UsageError
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
 from ganbench.plugins import Catalog
@@ -68,6 +69,8 @@ class SweepConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     variant_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # TrainingOptions fields set by the user
+    resolution: int | None = None  # for data sets made from files (folder:PATH, array:FILE)
+    named_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # [datasets.NAME] tables
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,11 @@ class RunConfig:
     fid_pipeline: str = "tf"
     inception_weights: str | None = None
     options: dict[str, Any] = field(default_factory=lambda: TrainingOptions().to_dict())
+    data: dict[str, Any] | None = None  # the data set's spec, for data sets made from an argument
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
-                "device", "variant_params", "options")
+                "device", "variant_params", "options", "data")
 
     @property
     def training_options(self) -> TrainingOptions:
@@ -103,6 +107,8 @@ class RunConfig:
         identity = {name: getattr(self, name) for name in self.IDENTITY}
         if self.training_options.is_default():
             del identity["options"]  # runs without options keep the digests they had before options
+        if self.data is None:
+            del identity["data"]  # likewise for data sets that are not made from files
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -120,6 +126,7 @@ class RunConfig:
         values = {k: v for k, v in data.items() if k in names}
         values["metrics"] = tuple(values.get("metrics", ()))
         values["options"] = TrainingOptions.from_dict(values.get("options")).to_dict()
+        values["data"] = values.get("data") or None
         return cls(**values)
 
 
@@ -260,6 +267,14 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
 
         [options]                     # any field of ganbench.options.TrainingOptions
         real_target = 0.9
+
+    ``resolution = 32`` sets the side of the images of data sets made from files. Instead of a
+    ``datasets`` list, tables name such data sets (then the sweep's data sets, unless
+    ``--datasets`` says otherwise)::
+
+        [datasets.faces]
+        path = "~/faces"              # a folder of images, or a .npy/.npz file
+        resolution = 64               # optional
     """
     try:
         data = tomllib.loads(Path(path).read_text())
@@ -267,10 +282,15 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         raise UsageError(f"config file {path} does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
-    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options"}
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution"}
     for key in data:
         if key not in known:
             raise _unknown_field(str(path), key, sorted(known))
+    if isinstance(data.get("datasets"), dict):
+        sweep.named_datasets = _named_datasets(path, data.pop("datasets"))
+        sweep.datasets = list(sweep.named_datasets)
+    if "resolution" in data:
+        sweep.resolution = coerce(data["resolution"], int, f"{path}: resolution")
     for key in ("variants", "datasets", "metrics"):
         if key in data:
             value = data[key]
@@ -291,6 +311,78 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
             raise UsageError(f"{path}: [params.{variant}] must be a table of FIELD = VALUE.")
         for name, value in params.items():
             apply_setting(sweep, f"{variant}.{name}", value, catalog)
+
+
+def _named_datasets(path: Path, tables: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    named = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict) or not isinstance(table.get("path"), str):
+            raise UsageError(f'{path}: [datasets.{name}] must be a table with path = "FOLDER or FILE" '
+                             f"(and optionally resolution = N), got {table!r}.")
+        named[name] = dict(table)
+    return named
+
+
+def resolve_dataset(name: str, sweep: SweepConfig, catalog: Catalog) -> type:
+    """The data set class for ``name``: a registered name, ``FACTORY:ARGUMENT`` (e.g.
+    ``folder:~/faces``), or a ``[datasets.NAME]`` table of the config file.
+
+    Data sets made from an argument are added to ``catalog.datasets`` under their name (under
+    the plugin of the data set that made them), so that the rest of ganbench finds them.
+    """
+    if name in sweep.named_datasets:
+        table = dict(sweep.named_datasets[name])
+        argument = str(table.pop("path"))
+        factory_name = table.pop("type", None) or ("array" if Path(argument).expanduser().is_file() else "folder")
+        table.setdefault("resolution", sweep.resolution)
+        made_name: str | None = name
+    elif ":" in name:
+        factory_name, argument = name.split(":", 1)
+        table, made_name = {"resolution": sweep.resolution}, None
+    else:
+        dataset_cls = catalog.datasets.get(name)
+        if dataset_cls.takes_argument:
+            raise UsageError(f"data set {name!r} needs an argument: --datasets {name}:"
+                             f"{getattr(dataset_cls, 'argument_name', 'ARGUMENT')} (see ganbench list datasets).")
+        return dataset_cls
+    factory = catalog.datasets.get(factory_name)
+    if "resolution" in table:
+        table["resolution"] = coerce(table["resolution"], int | None, f"resolution of data set {name!r}")
+    dataset_cls = factory.from_argument(argument, name=made_name, settings=table)
+    if dataset_cls.name in catalog.datasets:
+        existing = catalog.datasets.get(dataset_cls.name)
+        if existing.spec == dataset_cls.spec:
+            return existing
+        raise UsageError(
+            f"data set name {dataset_cls.name!r} (from {name!r}) is already taken by "
+            f"{'another path' if existing.spec else 'an installed data set'}; name it in a config "
+            f'file: [datasets.OTHER-NAME] path = "{argument}".'
+        )
+    catalog.datasets.add(dataset_cls, catalog.datasets.plugin_of(factory.name))
+    return dataset_cls
+
+
+def rebuild_dataset(spec: dict[str, Any], catalog: Catalog) -> type:
+    """Make again the data set of a recorded ``spec`` (``RunConfig.data``) and add it to
+    ``catalog``; refuse, naming the path, when its content or recipe is no longer the recorded one."""
+    try:
+        factory = catalog.datasets.get(spec["dataset"])
+        settings, argument, name = spec["settings"], spec["argument"], spec["name"]
+    except (KeyError, TypeError):
+        raise UsageError(f"the recorded data set spec {spec!r} lacks dataset, argument, name or settings.") from None
+    dataset_cls = factory.from_argument(argument, name=name, settings=settings)
+    if dataset_cls.spec.get("content_key") != spec.get("content_key"):
+        raise UsageError(
+            f"the content of {argument} changed since the run was recorded (content key "
+            f"{str(dataset_cls.spec.get('content_key'))[:12]}, recorded {str(spec.get('content_key'))[:12]}): "
+            f"the run cannot be reproduced on it; restore the recorded files."
+        )
+    if dataset_cls.spec.get("recipe") != spec.get("recipe"):
+        raise UsageError(f"data set {name!r} would now be made with the recipe {dataset_cls.spec.get('recipe')!r}, "
+                         f"the run was recorded with {spec.get('recipe')!r}; use the ganbench version that recorded it.")
+    if name not in catalog.datasets:
+        catalog.datasets.add(dataset_cls, catalog.datasets.plugin_of(factory.name))
+    return dataset_cls
 
 
 def resolve_device(requested: str) -> str:
@@ -316,9 +408,13 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
     except TypeError as exc:
         raise UsageError(f"invalid training options: {exc}.") from None
     options.validate()
+    dataset_classes = [resolve_dataset(name, sweep, catalog) for name in sweep.datasets]
+    if sweep.resolution is not None and not any(cls.spec for cls in dataset_classes):
+        raise UsageError(f"resolution {sweep.resolution} applies to data sets made from files "
+                         f"(folder:PATH, array:FILE), and none is in this sweep; leave it out.")
     runs = []
-    for dataset_name in sweep.datasets:
-        dataset_cls = catalog.datasets.get(dataset_name)
+    for dataset_cls in dataset_classes:
+        dataset_name = dataset_cls.name
         if sweep.metrics:
             metrics = tuple(n for n in sweep.metrics if catalog.metrics.get(n).applies_to(dataset_cls))
         else:
@@ -342,6 +438,7 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     sample_every=sweep.train.sample_every, eval_samples=sweep.train.eval_samples,
                     eval_every=sweep.train.eval_every, fid_pipeline=sweep.train.fid_pipeline,
                     inception_weights=sweep.train.inception_weights, options=options.to_dict(),
+                    data=dataset_cls.spec,
                 ))
     return runs
 
@@ -408,7 +505,31 @@ def choose_architecture(dataset_cls: type, requested: str, catalog: Catalog,
         raise UsageError(f"no installed architecture can model data set {dataset_cls.name!r} "
                          f"({dataset_cls.kind}, shape {dataset_cls.shape}) with a {kind!r} critic "
                          f"(variant {variant_name!r}).")
+    fits = {name: score for name, score in scored.items() if score >= AUTO_MIN_SUITABILITY}
+    if not fits:
+        raise UsageError(
+            f"--arch auto found no architecture that fits data set {dataset_cls.name!r} "
+            f"({dataset_cls.kind}, shape {dataset_cls.shape}); {', '.join(sorted(scored))} can model it "
+            f"when named (--arch {sorted(scored)[0]})" + _fitting_resolutions(dataset_cls, catalog, kind) + "."
+        )
     preferred = getattr(variant_cls, "preferred_arch", None)
-    if preferred in scored:
+    if preferred in fits:
         return preferred
-    return max((score, name) for name, score in scored.items())[1]
+    return max((score, name) for name, score in fits.items())[1]
+
+
+COMMON_RESOLUTIONS = (16, 28, 32, 48, 64, 96, 128, 256)
+
+
+def _fitting_resolutions(dataset_cls: type, catalog: Catalog, critic_kind: str) -> str:
+    """For square images: ``, or pick a resolution that one fits: --resolution 32 (dcgan), ...``."""
+    shape = dataset_cls.shape
+    if dataset_cls.kind != "image" or len(shape) != 3 or not dataset_cls.spec:
+        return ""
+    found = []
+    for side in COMMON_RESOLUTIONS:
+        names = [e.name for e in catalog.architectures if critic_kind in e.obj.critic_kinds
+                 and e.obj.suitability((shape[0], side, side), "image") >= AUTO_MIN_SUITABILITY]
+        if names:
+            found.append(f"{side} ({', '.join(names)})")
+    return f", or give a resolution that one fits: --resolution {' or '.join(found)}" if found else ""

@@ -47,6 +47,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.datasets.toy",
     "ganbench.datasets.images",
     "ganbench.datasets.two_domain",
+    "ganbench.datasets.user",
     "ganbench.architectures.mlp",
     "ganbench.architectures.dcgan",
     "ganbench.architectures.stylegan",

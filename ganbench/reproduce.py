@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganbench.config import RunConfig
+from ganbench.config import RunConfig, rebuild_dataset
 from ganbench.errors import UsageError
 from ganbench.plugins import Catalog
 from ganbench.runner import run_one
@@ -79,6 +79,8 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
     run_dir = Path(run_dir)
     record, summary = _load_record(run_dir)
     recorded = _rebuild_config(record, run_dir)
+    if recorded.data is not None:
+        rebuild_dataset(recorded.data, catalog)
     config = dataclasses.replace(recorded, device=_choose_device(recorded.device, device, record))
     if data_root is None and record.get("data_root"):
         data_root = Path(record["data_root"])

@@ -276,6 +276,19 @@ def _progress(console: Console, quiet: bool) -> Progress:
     )
 
 
+def announce_data(tasks: Iterable[RunTask], catalog: Catalog, data_root: Path | None, console: Console) -> None:
+    """Open each data set of ``tasks`` once before any training and print where it comes from.
+
+    :raises GanbenchError: a data set cannot be had (missing, damaged files): the sweep stops
+        before any run starts.
+    """
+    for name in dict.fromkeys(task.config.dataset for task in tasks):
+        source = catalog.datasets.get(name)().load(device=torch.device("cpu"), seed=0, data_root=data_root)
+        origin = source.describe().get("source")
+        if origin:
+            console.print(f"data set {name}: {origin}", highlight=False, soft_wrap=True)
+
+
 def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
               force: bool = False, data_root: Path | None = None, quiet: bool = False,
               console: Console | None = None, executor: Executor | None = None,
@@ -304,6 +317,7 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
             records[config.run_id] = RunRecord(config, run_dir, "skipped", read_json(run_dir / METRICS_FILE))
         else:
             pending.append(RunTask(config, run_dir, data_root, list(sys.argv)))
+    announce_data(pending, catalog, data_root, console)
     with _progress(console, quiet) as progress, executor:
         display = _RichSweepProgress(progress, total=len(runs))
         progress.update(display.sweep_task, completed=len(records))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 
 import pytest
@@ -121,3 +122,91 @@ def test_the_real_debian_fashion_mnist(monkeypatch):
     assert source.describe()["source"].startswith("Debian package")
     batch = source.sample(64)
     assert batch.min() >= -1 and batch.max() <= 1
+
+
+# --- files under --data-root are authoritative ------------------------------------------------
+def _debian_copy(tmp_path, monkeypatch):
+    """A good Fashion-MNIST copy where Debian's package would be: a fallback must not use it."""
+    debian = write_idx(tmp_path / "debian", count=8)
+    monkeypatch.setattr(images.FashionMNIST, "debian_dir", debian)
+    return debian
+
+
+def _rewrite(file, edit):
+    file.write_bytes(edit(bytearray(file.read_bytes())))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: _rewrite(d / "train-images-idx3-ubyte", lambda b: b[:-100]),
+     r"train-images-idx3-ubyte is truncated: \d+ bytes, expected \d+"),
+    (lambda d: _rewrite(d / "train-labels-idx1-ubyte", lambda b: b"\x00\x00\x08\x03" + b[4:]),
+     r"train-labels-idx1-ubyte is not an IDX file of labels: magic number 0x00000803, expected 0x00000801"),
+    (lambda d: (d / "train-labels-idx1-ubyte").write_bytes(
+        b"\x00\x00\x08\x01" + (30).to_bytes(4, "big") + bytes(30)),
+     r"holds 32 images but .*train-labels-idx1-ubyte holds 30 labels"),
+    (lambda d: _rewrite(d / "train-labels-idx1-ubyte", lambda b: b[:8] + bytes([12]) + b[9:]),
+     r"train-labels-idx1-ubyte has label 12 at index 0; expected labels 0..9"),
+    (lambda d: (d / "t10k-images-idx3-ubyte").unlink(), r"but not t10k-images-idx3-ubyte"),
+])
+def test_damaged_files_in_data_root_are_refused_without_fallback(tmp_path, monkeypatch, damage, message):
+    _debian_copy(tmp_path, monkeypatch)
+    folder = write_idx(tmp_path / "mine", count=32, compress=False)
+    damage(folder)
+    with pytest.raises(DatasetUnavailableError, match=message) as info:
+        images.FashionMNIST().load(device=CPU, seed=0, data_root=folder)
+    assert str(folder) in str(info.value) and "debian" not in str(info.value)
+    assert not list(images.cache_dir().glob("staged/*")), "a failed staging leaves nothing behind"
+
+
+def test_truncated_gzip_in_data_root_is_named(tmp_path, monkeypatch):
+    _debian_copy(tmp_path, monkeypatch)
+    folder = write_idx(tmp_path / "mine", count=32, compress=True)
+    _rewrite(folder / "train-images-idx3-ubyte.gz", lambda b: b[: len(b) // 2])
+    with pytest.raises(DatasetUnavailableError, match=r"train-images-idx3-ubyte\.gz cannot be read"):
+        images.FashionMNIST().load(device=CPU, seed=0, data_root=folder)
+
+
+def test_torchvision_layout_in_data_root_is_checked_too(tmp_path, monkeypatch):
+    _debian_copy(tmp_path, monkeypatch)
+    raw = write_idx(tmp_path / "root" / "FashionMNIST" / "raw", count=16, compress=False)
+    _rewrite(raw / "train-images-idx3-ubyte", lambda b: b[:-1])
+    with pytest.raises(DatasetUnavailableError, match="FashionMNIST/raw/train-images-idx3-ubyte is truncated"):
+        images.FashionMNIST().load(device=CPU, seed=0, data_root=tmp_path / "root")
+
+
+def test_data_root_without_the_files_falls_back_and_says_so(tmp_path, monkeypatch):
+    _debian_copy(tmp_path, monkeypatch)
+    (tmp_path / "other").mkdir()
+    source = images.FashionMNIST().load(device=CPU, seed=0, data_root=tmp_path / "other")
+    assert source.num_items == 8 and source.describe()["source"].startswith("Debian package")
+
+
+def test_a_zero_byte_staged_file_is_staged_again(tmp_path):
+    folder = write_idx(tmp_path / "mine", count=16)
+    assert images.FashionMNIST().load(device=CPU, seed=0, data_root=folder).num_items == 16
+    (staged,) = images.cache_dir().glob("staged/fashion-mnist-*/FashionMNIST/raw/train-images-idx3-ubyte")
+    staged.write_bytes(b"")
+    source = images.FashionMNIST().load(device=CPU, seed=0, data_root=folder)
+    assert source.num_items == 16 and source.data.shape == (16, 1, 28, 28)
+
+
+def test_a_restored_good_file_is_picked_up_again(tmp_path):
+    folder = write_idx(tmp_path / "mine", count=16)
+    good = (folder / "train-images-idx3-ubyte.gz").read_bytes()
+    good_stat = (folder / "train-images-idx3-ubyte.gz").stat()
+    images.FashionMNIST().load(device=CPU, seed=0, data_root=folder)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(good[:40])
+    with pytest.raises(DatasetUnavailableError, match="cannot be read"):
+        images.FashionMNIST().load(device=CPU, seed=0, data_root=folder)
+    # the backup is restored with its old mtime (cp -p): older than anything staged
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(good)
+    os.utime(folder / "train-images-idx3-ubyte.gz", ns=(good_stat.st_atime_ns, good_stat.st_mtime_ns))
+    assert images.FashionMNIST().load(device=CPU, seed=0, data_root=folder).num_items == 16
+
+
+def test_a_changed_source_is_not_read_from_a_stale_staging(tmp_path):
+    folder = write_idx(tmp_path / "mine", count=16)
+    images.FashionMNIST().load(device=CPU, seed=0, data_root=folder)
+    write_idx(folder, count=24)
+    assert images.FashionMNIST().load(device=CPU, seed=0, data_root=folder).num_items == 24
+    assert len(list(images.cache_dir().glob("staged/*"))) == 1, "the old staging is removed"

@@ -20,6 +20,9 @@ from ganbench.datasets import DatasetKind
 from ganbench.variants import CriticKind, CriticNorm
 
 
+AUTO_MIN_SUITABILITY = 2  # --arch auto picks only architectures that score this or more
+
+
 @dataclass(frozen=True)
 class ArchSpec:
     """What an architecture must build for: the data, the latent size, the critic's norm and
@@ -68,7 +71,9 @@ class Architecture:
 
     @classmethod
     def suitability(cls, data_shape: tuple[int, ...], data_kind: DatasetKind) -> int:
-        """0 if the architecture cannot model this data; otherwise a preference (higher wins)."""
+        """How well the architecture fits this data: 0 it cannot model it; 1 it can, but is a
+        weak fit, used only when named (``--arch NAME``; ``--arch auto`` never picks it);
+        :data:`AUTO_MIN_SUITABILITY` or more, a fit that ``--arch auto`` may pick (the highest wins)."""
         raise NotImplementedError
 
     @classmethod

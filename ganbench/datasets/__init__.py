@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Iterator, Literal
 import torch
 from torch import Tensor
 
+from ganbench.errors import UsageError
+
 DatasetKind = Literal["vector", "image", "two-domain"]
 Task = Literal["generation", "translation"]
 MAX_IN_MEMORY_ENV = "GANBENCH_MAX_IN_MEMORY_MB"
@@ -150,7 +152,9 @@ class Dataset:
     ``shape`` of one sample (``(dim,)`` or ``(channels, height, width)``), ``num_classes``
     (``None`` when unlabelled) and ``default_batch_size``; ``task``: ``"generation"``
     (samples to imitate, for noise-to-sample variants) or ``"translation"`` (two unpaired
-    domains of ``kind`` ``"two-domain"``, for translation variants such as ``cyclegan``).
+    domains of ``kind`` ``"two-domain"``, for translation variants such as ``cyclegan``);
+    ``takes_argument``: the data set is named with an argument (``folder:PATH``) and
+    :meth:`from_argument` makes the class that is used, which records its ``spec``.
     """
 
     name: ClassVar[str]
@@ -160,6 +164,24 @@ class Dataset:
     num_classes: ClassVar[int | None] = None
     default_batch_size: ClassVar[int] = 128
     task: ClassVar[Task] = "generation"
+    takes_argument: ClassVar[bool] = False
+    spec: ClassVar[dict[str, Any] | None] = None
+
+    @classmethod
+    def from_argument(cls, argument: str, *, name: str | None = None,
+                      settings: dict[str, Any] | None = None) -> type[Dataset]:
+        """For a data set that ``takes_argument`` (``--datasets NAME:ARGUMENT``, e.g.
+        ``folder:~/faces``): a subclass for ``argument``, named ``name`` (default: made from
+        the argument), with ``settings`` (e.g. ``{"resolution": 32}``) applied.
+
+        The subclass declares its ``shape``, ``num_classes``, ... like any data set, and a
+        JSON-serialisable ``spec`` (``dataset``, ``argument``, ``name``, ``settings``, and
+        facts such as a content key): runs record it in ``config.json`` and in their digest,
+        and ``ganbench reproduce`` makes the data set again from it.
+
+        :raises ganbench.errors.UsageError: bad argument or settings, or unusable data.
+        """
+        raise UsageError(f"data set {cls.name!r} takes no argument; name it alone: --datasets {cls.name}.")
 
     def load(self, *, device: torch.device, seed: int, data_root: Path | None = None,
              train: bool = True) -> DataSource:

@@ -247,8 +247,9 @@ def train_domain_classifier(
 
 def key_facts(dataset: Dataset, seed: int,
               params: TrainingParams = DEFAULT_PARAMS) -> dict[str, Any]:
-    """Everything that determines a trained classifier (JSON-serialisable)."""
-    return {
+    """Everything that determines a trained classifier (JSON-serialisable); for a data set
+    made from files, its ``spec`` (path, content key, recipe) too."""
+    facts = {
         "dataset": dataset.name,
         "shape": list(dataset.shape),
         "num_classes": dataset.num_classes,
@@ -256,6 +257,9 @@ def key_facts(dataset: Dataset, seed: int,
         "classifier_version": CLASSIFIER_VERSION,
         "hyperparameters": asdict(params),
     }
+    if dataset.spec is not None:
+        facts["data"] = dataset.spec
+    return facts
 
 
 def _digest(facts: dict[str, Any]) -> str:

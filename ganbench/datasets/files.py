@@ -1,0 +1,367 @@
+"""Read the user's own images: a folder of image files, or a ``.npy``/``.npz`` array.
+
+:func:`read_images` decodes once and caches the result as a memory-mapped uint8 ``.npy``
+under ``cache_dir()/decoded/``; later calls with the same files and recipe read the cache.
+
+- A folder is read recursively. When it holds sub-folders, each sub-folder is a class
+  (torchvision's ``ImageFolder`` convention: sorted names, label = index) and images lying
+  directly in the folder are an error; otherwise the data are unlabelled. Files whose
+  extension PIL does not read are skipped and counted; an image file that does not decode
+  stops the read, naming it.
+- An array is uint8, N×H×W (grey), N×H×W×C or N×C×H×W with C = 1 or 3. A ``.npz`` holds it
+  as ``images`` (or as its only array besides ``labels``) and may hold int ``labels``.
+- Grey or RGB comes from the data: grey when every image is grey, RGB otherwise.
+- Resizing (:data:`RESIZE_RECIPE`, clean-fid's advice): centre crop to a square, then PIL's
+  bicubic resize, which antialiases when it shrinks. Without a resolution, images keep their
+  own size when all share one; mixed sizes need a resolution.
+
+The content key is a SHA-256 of the relative file names and their bytes (for a folder) or of
+the array file's bytes: it does not change when files are copied elsewhere, and it changes
+with any edit, addition or removal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from ganbench.datasets import cache_dir
+from ganbench.errors import UsageError
+from ganbench.storage import atomic_path, read_json, write_json
+
+RESIZE_RECIPE = "centre crop to square, PIL bicubic with antialias"
+NATIVE_RECIPE = "none: images kept at their own size"
+ARRAY_SUFFIXES = (".npy", ".npz")
+CACHE_FORMAT = 1  # bump when the cached layout or decoding changes
+GREY_MODES = frozenset({"1", "L", "LA"})
+
+
+@dataclass(frozen=True)
+class DecodedImages:
+    """Images decoded from files.
+
+    ``pixels``: uint8 N×C×H×W (C = 1 or 3), memory-mapped from the cache;
+    ``labels``: int64 N, or None when unlabelled; ``class_names``: the sub-folder names (or
+    ``"0"``, ``"1"``, ... for an array's labels), or None; ``content_key``: SHA-256 of the
+    input's content; ``skipped_files``: non-image files left out; ``recipe``: how the images
+    were resized (with the resolution), part of a run's configuration.
+    """
+
+    pixels: Tensor
+    labels: Tensor | None
+    class_names: list[str] | None
+    content_key: str
+    skipped_files: int
+    recipe: str
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The shape of one image, (C, H, W)."""
+        return tuple(self.pixels.shape[1:])  # type: ignore[return-value]
+
+
+def read_images(path: Path, resolution: int | None = None) -> DecodedImages:
+    """Decode the images of a folder or a ``.npy``/``.npz`` file (see the module's doc).
+
+    :param resolution: the side of the square images to make; None keeps the images' own
+        size (all images must share one).
+    :raises ganbench.errors.UsageError: a missing path, an empty folder, an image that does
+        not decode, mixed sizes without a resolution, an array of the wrong dtype or shape;
+        the message names the file and what is wrong.
+    """
+    path = Path(path)
+    if resolution is not None and (not isinstance(resolution, int) or resolution < 1):
+        raise UsageError(f"resolution must be a positive integer number of pixels, got {resolution!r}.")
+    if path.is_dir():
+        return _read_folder(path, resolution)
+    if path.is_file() and path.suffix.lower() in ARRAY_SUFFIXES:
+        return _read_array(path, resolution)
+    if path.is_file():
+        raise UsageError(f"{path} is neither a folder of images nor a .npy/.npz array file.")
+    raise UsageError(f"{path} does not exist; expected a folder of images or a .npy/.npz array file.")
+
+
+def recipe_for(resolution: int | None) -> str:
+    """The recorded recipe: :data:`RESIZE_RECIPE` to ``resolution``, or :data:`NATIVE_RECIPE`."""
+    return NATIVE_RECIPE if resolution is None else f"{RESIZE_RECIPE}, to {resolution}x{resolution}"
+
+
+# --- folders ---------------------------------------------------------------------------------
+@cache
+def image_suffixes() -> frozenset[str]:
+    """File name extensions that PIL can open (``.png``, ``.jpg``, ``.webp``, ...)."""
+    return frozenset(suffix.lower() for suffix in Image.registered_extensions())
+
+
+@dataclass(frozen=True)
+class _FolderListing:
+    files: list[Path]            # image files, sorted, absolute
+    labels: list[int] | None
+    class_names: list[str] | None
+    skipped: int
+
+
+def _list_folder(folder: Path) -> _FolderListing:
+    suffixes = image_suffixes()
+    classes = sorted(entry.name for entry in os.scandir(folder)
+                     if entry.is_dir() and not entry.name.startswith("."))
+    skipped = 0
+
+    def images_under(root: Path) -> list[Path]:
+        nonlocal skipped
+        found = []
+        for directory, subdirs, names in os.walk(root):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+            for name in sorted(names):
+                if name.startswith("."):
+                    continue
+                if Path(name).suffix.lower() in suffixes:
+                    found.append(Path(directory) / name)
+                else:
+                    skipped += 1
+        return found
+
+    if not classes:
+        files = images_under(folder)
+        labels, class_names = None, None
+    else:
+        loose = [name for name in sorted(os.listdir(folder))
+                 if (folder / name).is_file() and Path(name).suffix.lower() in suffixes]
+        if loose:
+            raise UsageError(
+                f"{folder} holds images both directly ({loose[0]}, ...) and in class sub-folders "
+                f"({', '.join(classes[:3])}, ...); move them all into class sub-folders, or none."
+            )
+        skipped += sum(1 for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith("."))
+        files, labels, class_names = [], [], []
+        for name in classes:
+            members = images_under(folder / name)
+            if not members:
+                continue  # an empty class folder is no class (ImageFolder refuses; we skip it)
+            class_names.append(name)
+            files += members
+            labels += [len(class_names) - 1] * len(members)
+    if not files:
+        raise UsageError(
+            f"{folder} holds no image files (looked recursively for "
+            f"{', '.join(sorted(s for s in suffixes if s in ('.png', '.jpg', '.jpeg', '.webp', '.bmp')))}, ...)."
+        )
+    return _FolderListing(files, labels, class_names, skipped)
+
+
+def _stat_key(folder: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256(f"folder:{folder.resolve()}".encode())
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _open_image(file: Path, data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UsageError(f"image file {file} cannot be read ({type(exc).__name__}: {exc}); "
+                         f"repair or remove it.") from None
+
+
+def _header(file: Path) -> tuple[tuple[int, int], str]:
+    try:
+        with Image.open(file) as image:
+            return image.size, image.mode
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UsageError(f"image file {file} cannot be read ({type(exc).__name__}: {exc}); "
+                         f"repair or remove it.") from None
+
+
+def resize_square(image: Image.Image, resolution: int) -> Image.Image:
+    """:data:`RESIZE_RECIPE`: centre crop to a square, then PIL bicubic to ``resolution``²."""
+    width, height = image.size
+    side = min(width, height)
+    if width != height:
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    if side != resolution:
+        image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
+    return image
+
+
+def _read_folder(folder: Path, resolution: int | None) -> DecodedImages:
+    listing = _list_folder(folder)
+    recipe = recipe_for(resolution)
+    entry = _cache_entry(_stat_key(folder, listing.files), recipe)
+    cached = _load_cached(entry, listing.skipped)
+    if cached is not None:
+        return cached
+    headers = [_header(file) for file in listing.files]
+    sizes = {size for size, _ in headers}
+    if resolution is None and len(sizes) > 1:
+        shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
+        raise UsageError(f"the images under {folder} have {len(sizes)} different sizes ({shown}, ...); "
+                         f"give a resolution (--resolution N, or resolution = N in the config file).")
+    channels = 1 if all(mode in GREY_MODES for _, mode in headers) else 3
+    width, height = (resolution, resolution) if resolution is not None else next(iter(sizes))
+    content = hashlib.sha256(b"folder\n")
+    shape = (len(listing.files), channels, height, width)
+    with atomic_path(entry.pixels) as tmp:
+        pixels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        for index, file in enumerate(listing.files):
+            content.update(f"{file.relative_to(folder).as_posix()}\0".encode())
+            data = file.read_bytes()
+            content.update(hashlib.sha256(data).digest())
+            image = _open_image(file, data).convert("L" if channels == 1 else "RGB")
+            if resolution is not None:
+                image = resize_square(image, resolution)
+            array = np.asarray(image, dtype=np.uint8)
+            pixels[index] = array[None] if channels == 1 else array.transpose(2, 0, 1)
+        pixels.flush()
+        del pixels
+    if listing.class_names is not None:
+        content.update(json.dumps([listing.class_names, listing.labels]).encode())
+    return _store(entry, content.hexdigest(), listing.labels, listing.class_names, listing.skipped, recipe)
+
+
+# --- arrays ----------------------------------------------------------------------------------
+def _read_array(file: Path, resolution: int | None) -> DecodedImages:
+    recipe = recipe_for(resolution)
+    content_key = _file_sha256(file)
+    entry = _cache_entry(hashlib.sha256(f"array:{content_key}".encode()).hexdigest(), recipe)
+    cached = _load_cached(entry, 0)
+    if cached is not None:
+        return cached
+    images, labels = _array_contents(file)
+    images = _as_nchw(file, images)
+    if labels is not None:
+        labels = _check_labels(file, labels, images.shape[0])
+    if resolution is not None and images.shape[2:] != (resolution, resolution):
+        mode = "L" if images.shape[1] == 1 else "RGB"
+        resized = np.empty((images.shape[0], images.shape[1], resolution, resolution), dtype=np.uint8)
+        for index, image in enumerate(images):
+            pil = Image.fromarray(image[0] if mode == "L" else image.transpose(1, 2, 0), mode)
+            array = np.asarray(resize_square(pil, resolution))
+            resized[index] = array[None] if mode == "L" else array.transpose(2, 0, 1)
+        images = resized
+    with atomic_path(entry.pixels) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(images))
+    class_names = None if labels is None else [str(i) for i in range(int(labels.max()) + 1)]
+    return _store(entry, content_key, None if labels is None else labels.tolist(), class_names, 0, recipe)
+
+
+def _array_contents(file: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        loaded = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise UsageError(f"array file {file} cannot be read ({type(exc).__name__}: {exc}); "
+                         f"expected a .npy or .npz file written by numpy.") from None
+    if isinstance(loaded, np.ndarray):
+        return loaded, None
+    with loaded:
+        names = list(loaded.files)
+        image_names = ["images"] if "images" in names else [n for n in names if n != "labels"]
+        if len(image_names) != 1:
+            raise UsageError(f"array file {file} holds arrays {names}; expected one named 'images' "
+                             f"(and optionally 'labels').")
+        try:
+            return loaded[image_names[0]], loaded["labels"] if "labels" in names else None
+        except (OSError, ValueError, EOFError) as exc:
+            raise UsageError(f"array file {file} cannot be read ({type(exc).__name__}: {exc}).") from None
+
+
+def _as_nchw(file: Path, images: np.ndarray) -> np.ndarray:
+    if images.dtype != np.uint8:
+        raise UsageError(
+            f"array file {file} has dtype {images.dtype}; expected uint8 pixels in 0..255 "
+            f"(convert floats in [0, 1] with (x * 255).round().astype(numpy.uint8))."
+        )
+    if images.ndim == 3:
+        images = images[:, None]
+    elif images.ndim == 4 and images.shape[3] in (1, 3):
+        images = images.transpose(0, 3, 1, 2)
+    elif images.ndim == 4 and images.shape[1] in (1, 3):
+        pass
+    else:
+        raise UsageError(f"array file {file} has shape {images.shape}; expected N×H×W, N×H×W×C "
+                         f"or N×C×H×W with C = 1 or 3.")
+    if 0 in images.shape:
+        raise UsageError(f"array file {file} has shape {images.shape}, which holds no pixels.")
+    return images
+
+
+def _check_labels(file: Path, labels: np.ndarray, count: int) -> np.ndarray:
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise UsageError(f"array file {file}: labels have dtype {labels.dtype} and shape "
+                         f"{labels.shape}; expected {count} integers.")
+    if labels.shape[0] != count:
+        raise UsageError(f"array file {file} holds {count} images but {labels.shape[0]} labels; "
+                         f"expected one label per image.")
+    if labels.min() < 0:
+        raise UsageError(f"array file {file}: labels must be class indices ≥ 0, found {labels.min()}.")
+    return labels.astype(np.int64)
+
+
+def _file_sha256(file: Path) -> str:
+    digest = hashlib.sha256(b"array\n")
+    with open(file, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- the cache -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _CacheEntry:
+    pixels: Path  # the uint8 N×C×H×W .npy
+    meta: Path    # JSON written last: its presence marks a complete entry
+
+
+def _cache_entry(input_key: str, recipe: str) -> _CacheEntry:
+    key = hashlib.sha256(f"{CACHE_FORMAT}\n{input_key}\n{recipe}".encode()).hexdigest()[:32]
+    folder = cache_dir() / "decoded"
+    return _CacheEntry(folder / f"{key}.npy", folder / f"{key}.json")
+
+
+def _store(entry: _CacheEntry, content_key: str, labels: list[int] | None,
+           class_names: list[str] | None, skipped: int, recipe: str) -> DecodedImages:
+    write_json(entry.meta, {
+        "content_key": content_key, "labels": labels, "class_names": class_names,
+        "recipe": recipe, "pixels_bytes": entry.pixels.stat().st_size,
+    })
+    cached = _load_cached(entry, skipped)
+    assert cached is not None, f"the decoded cache {entry.meta} was just written"
+    return cached
+
+
+def _load_cached(entry: _CacheEntry, skipped: int) -> DecodedImages | None:
+    """The cached images, or None when the entry is missing, incomplete or damaged."""
+    try:
+        meta = read_json(entry.meta)
+        if entry.pixels.stat().st_size != meta["pixels_bytes"]:
+            return None
+        array = np.load(entry.pixels, mmap_mode="c", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    labels = meta["labels"]
+    return DecodedImages(
+        pixels=torch.from_numpy(array),
+        labels=None if labels is None else torch.tensor(labels, dtype=torch.int64),
+        class_names=meta["class_names"],
+        content_key=meta["content_key"],
+        skipped_files=skipped,
+        recipe=meta["recipe"],
+    )
+
+
+__all__ = ["DecodedImages", "NATIVE_RECIPE", "RESIZE_RECIPE", "image_suffixes", "read_images",
+           "recipe_for", "resize_square"]
