@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganbench.config import RunConfig, TrainSettings, resolve_device
-from ganbench.datasets import DataSource, Dataset, TensorSource, to_unit_range
+from ganbench.config import RunConfig, SweepConfig, TrainSettings, rebuild_dataset, resolve_dataset, resolve_device
+from ganbench.datasets import DataSource, Dataset, to_unit_range
 from ganbench.errors import GanbenchError, UsageError
 from ganbench.metrics import EvaluationContext, EvaluationOptions
 from ganbench.metrics.features import (
@@ -133,6 +133,8 @@ def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Sampl
         raise UsageError(f"run {run_dir} did not finish (status {summary.get('status')!r}); only a finished "
                          "run's generator can be evaluated.")
     config = RunConfig.from_dict(record["config"])
+    if config.data is not None:  # a data set made from the user's files: make it again
+        rebuild_dataset(config.data, catalog)
     dataset = catalog.datasets.get(config.dataset)()
     if dataset.task != "generation":
         raise UsageError(f"run {run_dir.name} trained a {dataset.task} model; ganbench evaluate scores "
@@ -176,36 +178,20 @@ def _module_samples(spec: str, latent_dim: int | None, device: torch.device) -> 
 def open_reference(spec: str, catalog: Catalog, *, device: torch.device,
                    data_root: Path | None = None, resolution: int | None = None,
                    sample_shape: tuple[int, ...] | None = None, strict: bool = False) -> Reference:
-    """REF as given on the command line: a data set name, ``folder:PATH``, ``array:FILE`` or a
-    statistics ``.npz``; a data set's images are opened by :meth:`Reference.load`. ``sample_shape`` is the shape of one sample, for a statistics file
+    """REF as given on the command line: a data set name, ``folder:PATH``, ``array:FILE`` (made
+    by :func:`ganbench.config.resolve_dataset`, as ``--datasets`` makes them) or a statistics ``.npz``; a data set's images are opened by :meth:`Reference.load`. ``sample_shape`` is the shape of one sample, for a statistics file
     that names no data set; ``strict``: statistics of other features are an error (named metrics)."""
-    for prefix in ("folder:", "array:"):
-        if spec.startswith(prefix):
-            return _files_reference(spec, Path(spec.removeprefix(prefix)), device, resolution)
     path = Path(spec)
-    if path.suffix.lower() == ".npz" and path.is_file():
+    if ":" not in spec and path.suffix.lower() == ".npz" and path.is_file():
         return _statistics_reference(path, catalog, sample_shape, strict)
-    if path.exists():
+    if ":" not in spec and path.exists():
         raise UsageError(f"--reference {spec}: to compare with the images of a folder or array write "
                          f"folder:{spec} or array:{spec}; a statistics file is an .npz with 'mu' and 'sigma'.")
-    dataset = catalog.datasets.get(spec)()
-    if dataset.task != "generation":
-        raise UsageError(f"--reference {spec} is a {dataset.task} data set; use a one-domain data set.")
-    return Reference(spec, {"kind": "dataset", "dataset": spec}, dataset, None, data_root=data_root)
-
-
-def _files_reference(spec: str, path: Path, device: torch.device, resolution: int | None) -> Reference:
-    from ganbench.datasets.files import read_images
-
-    decoded = read_images(path, resolution)
-    name = f"{spec.split(':')[0]}:{path.name}"
-    info = {"kind": "files", "path": str(path.resolve()), "content_key": decoded.content_key,
-            "recipe": decoded.recipe, "count": int(decoded.pixels.shape[0])}
-    dataset_cls = type("FilesReference", (Dataset,), {
-        "name": f"{name}-{decoded.content_key[:12]}", "description": f"images of {path}",
-        "kind": "image", "shape": tuple(decoded.shape)})
-    pixels = decoded.pixels.to(device)
-    return Reference(name, info, dataset_cls(), TensorSource(pixels, None, info))
+    dataset_cls = resolve_dataset(spec, SweepConfig(resolution=resolution), catalog)
+    if dataset_cls.task != "generation":
+        raise UsageError(f"--reference {spec} is a {dataset_cls.task} data set; use a one-domain data set.")
+    return Reference(dataset_cls.name, {"kind": "dataset", "dataset": dataset_cls.name, "spec": dataset_cls.spec},
+                     dataset_cls(), None, data_root=data_root)
 
 
 def _statistics_reference(path: Path, catalog: Catalog, sample_shape: tuple[int, ...] | None,

@@ -243,3 +243,101 @@ def test_a_file_that_is_not_statistics_is_refused(tmp_path, user_module):
                     "--out", tmp_path / "evaluations")
     assert result.exit_code == 2
     assert "has no mu or sigma: a statistics file holds 'mu' and 'sigma'" in " ".join(result.stderr.split())
+
+
+# --- folders and arrays of samples ------------------------------------------------------------
+
+def save_pngs(folder, pixels: np.ndarray, labels=None) -> None:
+    """One PNG per image (N×28×28 uint8), under a sub-folder per label when labels are given."""
+    from PIL import Image
+
+    for index, image in enumerate(pixels):
+        target = folder / (f"class{labels[index]}" if labels is not None else "")
+        target.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(target / f"{index:04d}.png")
+
+
+@pytest.fixture
+def fashion_pixels(fashion_root):
+    """The look-alike's training images and labels, as uint8 arrays."""
+    from ganbench.datasets.images import FashionMNIST
+
+    source = FashionMNIST().load(device=torch.device("cpu"), seed=0, data_root=fashion_root)
+    images, labels = source.items(torch.arange(source.num_items))
+    pixels = ((images + 1) * 127.5).round().to(torch.uint8)[:, 0].numpy()
+    return pixels, labels.numpy()
+
+
+def test_a_folder_and_an_array_of_the_real_images_score_as_the_real_data(tmp_path, fashion_root, fashion_pixels):
+    pixels, labels = fashion_pixels
+    save_pngs(tmp_path / "pngs", pixels)
+    (tmp_path / "pngs" / "notes.txt").write_text("not an image")
+    np.save(tmp_path / "samples.npy", pixels[::-1].copy())
+    common = ["--reference", "fashion-mnist", "--data-root", fashion_root, "--metrics",
+              "domain-fid,class-coverage", "--json"]
+    from_folder = invoke("evaluate", tmp_path / "pngs", *common, "--out", tmp_path / "out")
+    assert from_folder.exit_code == 0, from_folder.output
+    assert "1 file(s) in" in from_folder.stderr and "are not images and were skipped" in from_folder.stderr
+    folder_values = json.loads(from_folder.stdout)["metrics"]
+    assert abs(folder_values["domain_fid"]) < 1e-6  # the same 120 images as the reference
+    assert folder_values["class_kl"] >= 0 and folder_values["classes_covered"] >= 1
+    from_array = json.loads(invoke("evaluate", tmp_path / "samples.npy", *common, "--out", tmp_path / "out").stdout)
+    assert from_array["variant"] == "samples (evaluated)"
+    assert from_array["metrics"]["domain_fid"] == pytest.approx(folder_values["domain_fid"], abs=1e-6)
+    config = read_json(tmp_path / "out" / from_array["run_id"] / "config.json")["config"]
+    assert config["samples"]["kind"] == "files" and config["samples"]["count"] == 120
+    assert len(config["samples"]["content_key"]) == 64
+
+
+def test_a_labelled_folder_is_a_reference(tmp_path, fashion_pixels):
+    pixels, labels = fashion_pixels
+    save_pngs(tmp_path / "real", pixels, labels)
+    np.save(tmp_path / "fake.npy", pixels[:60])
+    result = invoke("evaluate", tmp_path / "fake.npy", "--reference", f"folder:{tmp_path / 'real'}",
+                    "--metrics", "domain-fid,class-coverage", "--json", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["dataset"] == "folder-real" and payload["metrics"]["domain_fid"] >= 0
+    assert payload["metrics"]["classes_covered"] >= 1
+
+
+def truncated_png(folder):
+    from PIL import Image
+
+    folder.mkdir()
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(folder / "good.png")
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "broken.png")
+    (folder / "broken.png").write_bytes((folder / "broken.png").read_bytes()[:100])
+    return folder
+
+
+def mixed_sizes(folder):
+    from PIL import Image
+
+    folder.mkdir()
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(folder / "a.png")
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(folder / "b.png")
+    return folder
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: d.mkdir() or d, "holds no image files"),
+    (truncated_png, "broken.png cannot be read"),
+    (mixed_sizes, "different sizes"),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 28, 28), np.float32)) or d.with_suffix(".npy"),
+     "dtype float32; expected uint8"),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 28, 28, 5), np.uint8)) or d.with_suffix(".npy"),
+     "expected N×H×W"),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 3, 32, 32), np.uint8)) or d.with_suffix(".npy"),
+     "holds images of shape (3, 32, 32), but the reference fashion-mnist has (1, 28, 28)"),
+])
+def test_bad_sample_files_exit_2_with_one_line_and_record_nothing(tmp_path, fashion_root, make, message):
+    samples = make(tmp_path / "samples")
+    out = tmp_path / "evaluations"
+    result = invoke("evaluate", samples, "--reference", "fashion-mnist", "--data-root", fashion_root,
+                    "--metrics", "domain-fid", "--out", out)
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
