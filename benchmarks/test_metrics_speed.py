@@ -21,17 +21,23 @@ from ganbench.features.inception import FIDInceptionV3, InceptionFeatures
 from ganbench.datasets.images import FashionMNIST
 from ganbench.metrics.statistics import GaussianStatistics, frechet_distance, frechet_distance_sqrtm
 
-DIM = 2048
+from bench_sizes import size
+
+DIM = size(2048, 64)
+SAMPLES = size(10_000, 500)
+INCEPTION_IMAGES = size(200, 4)
+DOMAIN_IMAGES = size(10_000, 500)
 DEVICE = torch.device(resolve_device("auto"))
 
 
 @pytest.fixture(scope="module")
 def statistics_pair() -> tuple[GaussianStatistics, GaussianStatistics]:
-    """Two full-rank 2048-d statistics shaped like Inception features (10,000 samples each)."""
+    """Two full-rank 2048-d statistics shaped like Inception features (10,000 samples each;
+    quick mode: 64-d, 500 samples)."""
     rng = np.random.default_rng(0)
     mixing = rng.normal(size=(DIM, DIM)) / np.sqrt(DIM)
-    a = np.maximum(rng.normal(size=(10_000, DIM)) @ mixing, 0)  # ReLU-like, as pool features
-    b = np.maximum(rng.normal(size=(10_000, DIM)) @ mixing + 0.05, 0)
+    a = np.maximum(rng.normal(size=(SAMPLES, DIM)) @ mixing, 0)  # ReLU-like, as pool features
+    b = np.maximum(rng.normal(size=(SAMPLES, DIM)) @ mixing + 0.05, 0)
     return GaussianStatistics.of(a), GaussianStatistics.of(b)
 
 
@@ -48,6 +54,12 @@ def test_frechet_distance_2048(benchmark, statistics_pair, reference_value, meth
     benchmark.extra_info["fid"] = value
 
 
+def _record_throughput(benchmark, images: int) -> None:
+    """Images per second from the median round (only when benchmarks are enabled)."""
+    if benchmark.stats is not None:
+        benchmark.extra_info["images_per_s"] = images / benchmark.stats.stats.median
+
+
 def _images(count: int) -> torch.Tensor:
     return torch.rand(count, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
@@ -60,16 +72,20 @@ def test_inception_feature_throughput(benchmark, pipeline):
         if isinstance(module, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     extractor = InceptionFeatures.from_state_dict(network.state_dict(), pipeline=pipeline, device=DEVICE)
-    images = _images(200).to(DEVICE)
-    benchmark.pedantic(extractor.extract, args=(images,), rounds=3, warmup_rounds=1)
-    benchmark.extra_info["images_per_s"] = 200 / benchmark.stats.stats.median
+    images = _images(INCEPTION_IMAGES).to(DEVICE)
+    features = benchmark.pedantic(extractor.extract, args=(images,), rounds=3, warmup_rounds=1)
+    assert features["features"].shape == (INCEPTION_IMAGES, 2048)
+    assert torch.isfinite(features["features"]).all()
+    _record_throughput(benchmark, INCEPTION_IMAGES)
     benchmark.extra_info["device"] = DEVICE.type
 
 
 def test_domain_feature_throughput(benchmark):
     torch.manual_seed(0)
     extractor = DomainFeatures(DomainClassifierNet(1, 10).to(DEVICE), FashionMNIST(), {})
-    images = _images(10_000).to(DEVICE)
-    benchmark.pedantic(extractor.extract, args=(images,), rounds=3, warmup_rounds=1)
-    benchmark.extra_info["images_per_s"] = 10_000 / benchmark.stats.stats.median
+    images = _images(DOMAIN_IMAGES).to(DEVICE)
+    features = benchmark.pedantic(extractor.extract, args=(images,), rounds=3, warmup_rounds=1)
+    assert features["features"].shape[0] == DOMAIN_IMAGES
+    assert torch.isfinite(features["features"]).all()
+    _record_throughput(benchmark, DOMAIN_IMAGES)
     benchmark.extra_info["device"] = DEVICE.type
