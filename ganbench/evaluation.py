@@ -95,6 +95,8 @@ class EvaluationSettings:
 
 @dataclass
 class EvaluationResult:
+    """Where an evaluation was written, and its ``metrics.json`` content."""
+
     folder: Path
     summary: dict[str, Any]
 
@@ -102,6 +104,7 @@ class EvaluationResult:
 # --- what is evaluated --------------------------------------------------------------------
 
 def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a ganbench run folder with a generator."""
     return path.is_dir() and (path / CONFIG_FILE).is_file() and (path / GENERATOR_FILE).is_file()
 
 
@@ -127,8 +130,11 @@ def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, devi
 def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Samples:
     from ganbench.training import build_models, build_variant
 
-    record = read_json(run_dir / CONFIG_FILE)
-    summary = read_json(run_dir / METRICS_FILE) if (run_dir / METRICS_FILE).is_file() else {}
+    try:
+        record = read_json(run_dir / CONFIG_FILE)
+        summary = read_json(run_dir / METRICS_FILE) if (run_dir / METRICS_FILE).is_file() else {}
+    except ValueError as exc:
+        raise UsageError(f"{run_dir} holds a config.json or metrics.json that is not valid JSON: {exc}.") from None
     if summary.get("status") not in DONE_STATUSES:
         raise UsageError(f"run {run_dir} did not finish (status {summary.get('status')!r}); only a finished "
                          "run's generator can be evaluated.")
@@ -179,8 +185,13 @@ def open_reference(spec: str, catalog: Catalog, *, device: torch.device,
                    data_root: Path | None = None, resolution: int | None = None,
                    sample_shape: tuple[int, ...] | None = None, strict: bool = False) -> Reference:
     """REF as given on the command line: a data set name, ``folder:PATH``, ``array:FILE`` (made
-    by :func:`ganbench.config.resolve_dataset`, as ``--datasets`` makes them) or a statistics ``.npz``; a data set's images are opened by :meth:`Reference.load`. ``sample_shape`` is the shape of one sample, for a statistics file
-    that names no data set; ``strict``: statistics of other features are an error (named metrics)."""
+    by :func:`ganbench.config.resolve_dataset`, as ``--datasets`` makes them) or a statistics
+    ``.npz``. A data set's images are opened later, by :meth:`Reference.load`.
+
+    :param sample_shape: the shape of one sample, for a statistics file that names no data set.
+    :param strict: statistics of other features than a metric's are an error (the user named
+        the metrics), not a skip.
+    """
     path = Path(spec)
     if ":" not in spec and path.suffix.lower() == ".npz" and path.is_file():
         return _statistics_reference(path, catalog, sample_shape, strict)
