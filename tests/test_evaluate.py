@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.config import RunConfig
 from ganbench.evaluation import EvaluationSettings, evaluate_samples
-from ganbench.features import classifier
+from ganbench.features import FeatureExtractor, classifier, quantize
 from ganbench.plugins import build_catalog
 from ganbench.runner import run_one
 from ganbench.storage import METRICS_FILE, read_json
@@ -180,40 +180,74 @@ def random_inception(monkeypatch):
     return extractor
 
 
-def test_stats_writes_pytorch_fid_statistics_that_evaluate_accepts(tmp_path, fashion_root, user_module,
-                                                                   random_inception):
+def test_stats_writes_inception_statistics_that_pytorch_fid_reads(tmp_path, fashion_root, random_inception):
     from pytorch_fid.fid_score import compute_statistics_of_path
+
+    from ganbench.datasets import cache_dir
 
     stats_file = tmp_path / "fashion.npz"
     made = invoke("stats", "fashion-mnist", "-o", stats_file, "--eval-samples", 8, "--data-root", fashion_root)
     assert made.exit_code == 0, made.output
-    mu, sigma = compute_statistics_of_path(str(stats_file), None, 1, 2048, "cpu")  # pytorch-fid reads it
+    mu, sigma = compute_statistics_of_path(str(stats_file), None, 1, 2048, "cpu")  # pytorch-fid's reader
     assert mu.shape == (2048,) and sigma.shape == (2048, 2048) and mu.dtype == np.float64
-    with np.load(stats_file) as data:
-        assert json.loads(str(data["features"]))["name"] == "inception-tf" and int(data["count"]) == 8
-
-    from ganbench.datasets import cache_dir
-
     [cached] = (cache_dir() / "statistics").glob("*inception-tf*.pt")  # what fid itself compares with
     cached = torch.load(cached, weights_only=True)
     assert np.array_equal(cached["mu"].numpy(), mu) and np.array_equal(cached["sigma"].numpy(), sigma)
+    with np.load(stats_file) as data:
+        recorded = json.loads(str(data["features"]))
+        assert str(data["dataset"]) == "fashion-mnist" and int(data["count"]) == 8
+    assert recorded == {"name": "inception-tf", **random_inception.cache_key()}
+
+
+class Projection(FeatureExtractor):
+    """A cheap stand-in for the Inception network (16 random projections of the pixels) that,
+    like it, takes pytorch-fid's statistics files: the Fréchet distance at 2048 dimensions
+    costs tens of seconds on a busy CPU."""
+
+    name = "projection"
+    accepts_pytorch_fid_statistics = True
+
+    def __init__(self):
+        self.matrix = torch.randn(784, 16, generator=torch.Generator().manual_seed(0)).double()
+
+    def cache_key(self):
+        return {"network": "random-projection", "version": 1}
+
+    def extract(self, images):
+        flat = quantize(images).flatten(1).double() / 255
+        return {"features": flat @ self.matrix, "logits": flat[:, :10], "logits_unbiased": flat[:, :10]}
+
+
+def test_evaluate_takes_statistics_files_ours_and_pytorch_fids(tmp_path, fashion_root, user_module, monkeypatch):
+    from ganbench.metrics import features as metric_features
+
+    extractor = Projection()
+    monkeypatch.setattr(metric_features, "_inception", lambda *args: extractor)
+    ours = tmp_path / "fashion.npz"
+    assert invoke("stats", "fashion-mnist", "-o", ours, "--eval-samples", 60, "--data-root", fashion_root
+                  ).exit_code == 0
+    plain = tmp_path / "pytorch-fid.npz"  # as pytorch-fid's --save-stats writes it: mu and sigma only
+    with np.load(ours) as data:
+        np.savez_compressed(plain, mu=data["mu"], sigma=data["sigma"])
 
     common = ["evaluate", f"{user_module}:squares", "--latent-dim", 8, "--data-root", fashion_root,
-              "--metrics", "fid", "--eval-samples", 8, "--json"]
-    by_file = json.loads(invoke(*common, "--reference", stats_file, "--out", tmp_path / "b").stdout)
-    assert by_file["dataset"] == "fashion-mnist"  # recorded in the file: same table as the runs
-    assert by_file["metrics"]["fid"] > 0
-
-    # a file as pytorch-fid's --save-stats writes it (mu and sigma only), of the same features
-    plain = tmp_path / "pytorch-fid.npz"
-    np.savez_compressed(plain, mu=mu, sigma=sigma)
+              "--metrics", "fid", "--eval-samples", 60, "--json"]
+    by_name = json.loads(invoke(*common, "--reference", "fashion-mnist", "--out", tmp_path / "a").stdout)
+    by_file = json.loads(invoke(*common, "--reference", ours, "--out", tmp_path / "b").stdout)
     from_plain = json.loads(invoke(*common, "--reference", plain, "--out", tmp_path / "c").stdout)
+    assert by_name["metrics"]["fid"] > 0
+    assert by_file["metrics"]["fid"] == by_name["metrics"]["fid"] == from_plain["metrics"]["fid"]
+    assert by_file["dataset"] == "fashion-mnist"  # recorded in the file: the same table as the runs
     assert from_plain["dataset"] == "stats:pytorch-fid.npz"
-    assert from_plain["metrics"]["fid"] == by_file["metrics"]["fid"]
+    details = read_json(tmp_path / "c" / from_plain["run_id"] / METRICS_FILE)["metric_details"]["fid"]
+    assert details["real_statistics"] == str(plain) and details["features"] == "projection"
 
 
 def test_domain_statistics_record_their_features_and_a_mismatch_is_refused(tmp_path, fashion_root, user_module,
-                                                                            random_inception):
+                                                                            monkeypatch):
+    from ganbench.metrics import features as metric_features
+
+    monkeypatch.setattr(metric_features, "_inception", lambda *args, extractor=Projection(): extractor)
     domain_file = tmp_path / "domain.npz"
     made = invoke("stats", "fashion-mnist", "-o", domain_file, "--features", "domain", "--eval-samples", 60,
                   "--data-root", fashion_root)
@@ -232,7 +266,7 @@ def test_domain_statistics_record_their_features_and_a_mismatch_is_refused(tmp_p
 
     refused = invoke(*common, "--reference", domain_file, "--metrics", "fid", "--out", tmp_path / "c")
     assert refused.exit_code == 2 and not (tmp_path / "c").exists()
-    assert "holds statistics of classifier-fashion-mnist features, not of inception-tf" in " ".join(
+    assert "holds statistics of classifier-fashion-mnist features, not of projection" in " ".join(
         refused.stderr.split())
     # without named metrics the domain file gives what it can, and says why fid is missing
     default = json.loads(invoke(*common, "--reference", domain_file, "--json", "--out", tmp_path / "d").stdout)
