@@ -210,3 +210,10 @@ def test_a_changed_source_is_not_read_from_a_stale_staging(tmp_path):
     write_idx(folder, count=24)
     assert images.FashionMNIST().load(device=CPU, seed=0, data_root=folder).num_items == 24
     assert len(list(images.cache_dir().glob("staged/*"))) == 1, "the old staging is removed"
+
+
+def test_gzipped_files_in_torchvision_layout_are_used_not_passed_over(tmp_path, monkeypatch):
+    _debian_copy(tmp_path, monkeypatch)
+    write_idx(tmp_path / "root" / "FashionMNIST" / "raw", count=12, compress=True)
+    source = images.FashionMNIST().load(device=CPU, seed=0, data_root=tmp_path / "root")
+    assert source.num_items == 12 and source.describe()["source"].startswith("--data-root")

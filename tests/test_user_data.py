@@ -190,3 +190,14 @@ def test_reproduce_refuses_a_folder_whose_content_changed(tmp_path):
         reproduce(run_dir, build_catalog())
     refused = invoke("reproduce", str(run_dir))
     assert refused.exit_code == 2 and "restore the recorded files" in refused.stderr
+
+
+def test_the_data_source_is_printed_before_training(tmp_path, monkeypatch):
+    from ganbench.datasets import images
+
+    monkeypatch.setattr(images.FashionMNIST, "debian_dir", write_idx(tmp_path / "debian", count=8))
+    folder = write_idx(tmp_path / "mine", count=16)
+    result = invoke("run", "--variants", "vanilla", "--steps", "1", "--batch-size", "8", "--metrics", "volatility",
+                    "--data-root", str(folder), "--out", str(tmp_path / "out"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert f"data set fashion-mnist: --data-root: {folder}" in " ".join(result.stderr.split())

@@ -105,65 +105,74 @@ def image_suffixes() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class _FolderListing:
-    files: list[Path]            # image files, sorted, absolute
+    files: list[str]             # image files relative to the folder, POSIX, sorted by class then path
+    stats: list[tuple[int, int]]  # (size, mtime_ns) of each file
     labels: list[int] | None
     class_names: list[str] | None
     skipped: int
 
 
+def _suffix(name: str) -> str:
+    return os.path.splitext(name)[1].lower()
+
+
 def _list_folder(folder: Path) -> _FolderListing:
     suffixes = image_suffixes()
-    classes = sorted(entry.name for entry in os.scandir(folder)
-                     if entry.is_dir() and not entry.name.startswith("."))
+    top = sorted(os.scandir(folder), key=lambda e: e.name)
+    classes = [entry.name for entry in top if entry.is_dir() and not entry.name.startswith(".")]
     skipped = 0
 
-    def images_under(root: Path) -> list[Path]:
+    def images_under(directory: str, prefix: str) -> tuple[list[str], list[tuple[int, int]]]:
+        """Image files under ``directory`` (recursive, sorted), as paths starting with ``prefix``."""
         nonlocal skipped
-        found = []
-        for directory, subdirs, names in os.walk(root):
-            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-            for name in sorted(names):
-                if name.startswith("."):
-                    continue
-                if Path(name).suffix.lower() in suffixes:
-                    found.append(Path(directory) / name)
-                else:
-                    skipped += 1
-        return found
+        found, stats = [], []
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                more, more_stats = images_under(entry.path, f"{prefix}{entry.name}/")
+                found += more
+                stats += more_stats
+            elif _suffix(entry.name) in suffixes:
+                stat = entry.stat()
+                found.append(prefix + entry.name)
+                stats.append((stat.st_size, stat.st_mtime_ns))
+            else:
+                skipped += 1
+        return found, stats
 
     if not classes:
-        files = images_under(folder)
+        files, stats = images_under(str(folder), "")
         labels, class_names = None, None
     else:
-        loose = [name for name in sorted(os.listdir(folder))
-                 if (folder / name).is_file() and Path(name).suffix.lower() in suffixes]
+        loose = [e.name for e in top if e.is_file() and _suffix(e.name) in suffixes]
         if loose:
             raise UsageError(
                 f"{folder} holds images both directly ({loose[0]}, ...) and in class sub-folders "
                 f"({', '.join(classes[:3])}, ...); move them all into class sub-folders, or none."
             )
-        skipped += sum(1 for entry in os.scandir(folder) if entry.is_file() and not entry.name.startswith("."))
-        files, labels, class_names = [], [], []
+        skipped += sum(1 for e in top if e.is_file() and not e.name.startswith("."))
+        files, stats, labels, class_names = [], [], [], []
         for name in classes:
-            members = images_under(folder / name)
+            members, member_stats = images_under(str(folder / name), f"{name}/")
             if not members:
                 continue  # an empty class folder is no class (ImageFolder refuses; we skip it)
             class_names.append(name)
             files += members
+            stats += member_stats
             labels += [len(class_names) - 1] * len(members)
     if not files:
         raise UsageError(
             f"{folder} holds no image files (looked recursively for "
             f"{', '.join(sorted(s for s in suffixes if s in ('.png', '.jpg', '.jpeg', '.webp', '.bmp')))}, ...)."
         )
-    return _FolderListing(files, labels, class_names, skipped)
+    return _FolderListing(files, stats, labels, class_names, skipped)
 
 
-def _stat_key(folder: Path, files: list[Path]) -> str:
-    digest = hashlib.sha256(f"folder:{folder.resolve()}".encode())
-    for file in files:
-        stat = file.stat()
-        digest.update(f"{file.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+def _stat_key(folder: Path, listing: _FolderListing) -> str:
+    digest = hashlib.sha256(f"folder:{folder.resolve()}\n".encode())
+    for name, (size, mtime_ns) in zip(listing.files, listing.stats):
+        digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -201,11 +210,11 @@ def resize_square(image: Image.Image, resolution: int) -> Image.Image:
 def _read_folder(folder: Path, resolution: int | None) -> DecodedImages:
     listing = _list_folder(folder)
     recipe = recipe_for(resolution)
-    entry = _cache_entry(_stat_key(folder, listing.files), recipe)
+    entry = _cache_entry(_stat_key(folder, listing), recipe)
     cached = _load_cached(entry, listing.skipped)
     if cached is not None:
         return cached
-    headers = [_header(file) for file in listing.files]
+    headers = [_header(folder / name) for name in listing.files]
     sizes = {size for size, _ in headers}
     if resolution is None and len(sizes) > 1:
         shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
@@ -217,8 +226,9 @@ def _read_folder(folder: Path, resolution: int | None) -> DecodedImages:
     shape = (len(listing.files), channels, height, width)
     with atomic_path(entry.pixels) as tmp:
         pixels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        for index, file in enumerate(listing.files):
-            content.update(f"{file.relative_to(folder).as_posix()}\0".encode())
+        for index, name in enumerate(listing.files):
+            file = folder / name
+            content.update(f"{name}\0".encode())
             data = file.read_bytes()
             content.update(hashlib.sha256(data).digest())
             image = _open_image(file, data).convert("L" if channels == 1 else "RGB")

@@ -167,7 +167,8 @@ class MNISTFamily(TorchvisionImages):
             return folder  # torchvision's own layout
         sources = {}
         for stem in self.idx_files:
-            existing = [f for f in (folder / stem, folder / f"{stem}.gz") if f.is_file()]
+            places = (folder / stem, folder / f"{stem}.gz", self._raw(folder) / f"{stem}.gz")
+            existing = [f for f in places if f.is_file()]
             if existing:
                 sources[stem] = existing[0]
         if not sources:
@@ -302,7 +303,12 @@ def stage_idx_files(raw_of: Callable[[Path], Path], prefix: str, sources: dict[s
         write_json(tmp / STAGED_MANIFEST, {"sources": {stem: str(path) for stem, path in sources.items()}})
         _check_staged(tmp, raw, sources, num_classes)
         shutil.rmtree(root, ignore_errors=True)
-        os.replace(tmp, root)
+        try:
+            os.replace(tmp, root)
+        except OSError:
+            if not root.is_dir():
+                raise
+            # another process staged the same files meanwhile; theirs is checked before use
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for old in staged_dir.glob(f"{prefix}-*"):
