@@ -57,6 +57,7 @@ class Samples:
     generator: nn.Module | None = None
     latent_dim: int = 0
     run_config: RunConfig | None = None  # for a ganbench run folder
+    data_root: Path | None = None  # the run's recorded --data-root
 
 
 @dataclass
@@ -148,6 +149,7 @@ def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Sampl
     generator = build_models(config, catalog, build_variant(config, catalog), dataset, device).generator
     generator.load_state_dict(torch.load(run_dir / GENERATOR_FILE, map_location=device, weights_only=True))
     return Samples(name=config.run_id, generator=generator, latent_dim=config.latent_dim, run_config=config,
+                   data_root=Path(record["data_root"]) if record.get("data_root") else None,
                    description={"kind": "run", "path": str(run_dir.resolve()), "run_id": config.run_id,
                                 "digest": record.get("digest")})
 
@@ -270,6 +272,29 @@ def _check_samples(samples: Tensor, expected_count: int, reference: Reference, s
                              "[-1, 1] (a tanh output). Rescale them (2x - 1 for [0, 1]).")
 
 
+def _sample_count(samples: Samples, reference: Reference, requested: int | None, spec: str) -> int:
+    """How many samples to score: all given images (or the first ``requested``), checked to fit
+    the reference; for a generator ``requested``, the run's count or 10,000."""
+    if samples.images is None:
+        count = requested or (samples.run_config.eval_samples if samples.run_config else STABLE_FID_SAMPLES)
+    else:
+        if reference.dataset.kind != "image":
+            raise UsageError(f"{spec} holds images, but {reference.name} holds {reference.dataset.kind} "
+                             "data; evaluate a generator (module:function or a run folder) instead.")
+        available = samples.images.shape[0]
+        count = requested or available
+        if count > available:
+            raise UsageError(f"{spec} holds {available} images; --eval-samples {count} needs at least as many.")
+        expected = tuple(reference.dataset.shape)
+        if expected and tuple(samples.images.shape[1:]) != expected:
+            raise UsageError(f"{spec} holds images of shape {tuple(samples.images.shape[1:])}, but the "
+                             f"reference {reference.name} has {expected}; pass --resolution to resize them "
+                             "(the channels must match).")
+    if count < 2:
+        raise UsageError(f"--eval-samples must be at least 2, got {count}.")
+    return count
+
+
 def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Catalog, out: Path,
                      settings: EvaluationSettings) -> EvaluationResult:
     """Score SAMPLES against REF and write the evaluation folder under ``out``.
@@ -289,34 +314,18 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
             raise UsageError("--reference is needed: a data set name, folder:PATH, array:FILE or a statistics .npz.")
         reference_spec = run.dataset
     seed = settings.seed if settings.seed is not None else (run.seed if run else 0)
+    data_root = settings.data_root or samples.data_root
     sample_shape = tuple(samples.images.shape[1:]) if samples.images is not None else None
-    reference = open_reference(reference_spec, catalog, device=device, data_root=settings.data_root,
+    reference = open_reference(reference_spec, catalog, device=device, data_root=data_root,
                                resolution=settings.resolution, sample_shape=sample_shape,
                                strict=settings.metrics is not None)
     metrics = choose_metrics(settings.metrics, reference, catalog, run)
+    eval_samples = _sample_count(samples, reference, settings.eval_samples, samples_spec)
     reference.load(device, seed)
-    if samples.images is not None:
-        if reference.dataset.kind != "image":
-            raise UsageError(f"{samples_spec} holds images, but {reference.name} holds {reference.dataset.kind} "
-                             "data; evaluate a generator (module:function or a run folder) instead.")
-        available = samples.images.shape[0]
-        eval_samples = settings.eval_samples or available
-        if eval_samples > available:
-            raise UsageError(f"{samples_spec} holds {available} images; --eval-samples {eval_samples} needs "
-                             "at least as many.")
-        expected = tuple(reference.dataset.shape)
-        if expected and tuple(samples.images.shape[1:]) != expected:
-            raise UsageError(f"{samples_spec} holds images of shape {tuple(samples.images.shape[1:])}, but the "
-                             f"reference {reference.name} has {expected}; pass --resolution to resize them "
-                             "(the channels must match).")
-    else:
-        eval_samples = settings.eval_samples or (run.eval_samples if run else STABLE_FID_SAMPLES)
-    if eval_samples < 2:
-        raise UsageError(f"--eval-samples must be at least 2, got {eval_samples}.")
     options = EvaluationOptions(
         settings.fid_pipeline,
         settings.inception_weights if settings.inception_weights else (run.inception_weights if run else None),
-        settings.data_root)
+        data_root)
     context = EvaluationContext(
         dataset=reference.dataset, source=reference.source, generator=samples.generator,
         latent_dim=samples.latent_dim, history=None, eval_samples=eval_samples, device=device, seed=seed,

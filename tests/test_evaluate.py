@@ -53,7 +53,7 @@ def test_evaluating_a_runs_generator_gives_exactly_its_metrics(tmp_path, fashion
     root = fashion_root if dataset == "fashion-mnist" else None
     run_dir, summary = tiny_run(tmp_path, dataset, metrics, data_root=root)
     result = evaluate_samples(str(run_dir), None, build_catalog(), tmp_path / "results" / "evaluations",
-                              EvaluationSettings(device="cpu", data_root=root))
+                              EvaluationSettings(device="cpu"))  # the run's data set, seed, count, data root
     trained = {k: v for k, v in summary["metrics"].items() if not k.startswith(("g_", "d_"))}  # not volatility
     assert len(trained) >= 2 and result.summary["metrics"] == trained  # bit for bit
     assert result.summary["dataset"] == dataset and result.summary["seed"] == 3
