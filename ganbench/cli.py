@@ -270,8 +270,8 @@ def evaluate(
     for key, value in summary["metrics"].items():
         print(f"{key:<24} {value:.6g}" if value is not None else f"{key:<24} n/a")
     for metric, reason in summary["metric_errors"].items():
-        stderr.print(f"{metric}: {reason.splitlines()[0]}", highlight=False)
-    stderr.print(f"Evaluation in {result.folder}/ (ganbench table {out} shows it)", highlight=False)
+        stderr.print(f"{metric}: {reason.splitlines()[0]}", highlight=False, soft_wrap=True)
+    stderr.print(f"Evaluation in {result.folder}/ (ganbench table {out} shows it)", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -299,7 +299,7 @@ def stats(
     except GanbenchError as exc:
         raise _fail(exc) from None
     stderr.print(f"Statistics of {written['count']} images of {written['reference']} in {written['features']} "
-                 f"features ({written['dimension']}-d) written to {output}", highlight=False)
+                 f"features ({written['dimension']}-d) written to {output}", highlight=False, soft_wrap=True)
 
 
 KINDS = ("variants", "datasets", "metrics", "architectures", "executors")

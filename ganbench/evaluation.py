@@ -339,13 +339,18 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
               "device": str(device), "samples": samples.description, "reference": reference.description}
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
     values, errors, details = compute_metrics(context, metrics, catalog, subject=f"{name} (evaluated)", strict=True)
+    if not values:
+        reasons = "; ".join(f"{metric}: {reason.splitlines()[0]}" for metric, reason in errors.items())
+        raise GanbenchError(f"no metric could be computed for {samples_spec} against {reference.name}: "
+                            f"{reasons or 'no metric applies'}.")
     from ganbench.report.plots import slug
 
     evaluation_id = f"{slug(name)}_{slug(reference.name)}_{digest[:8]}"
     folder = Path(out) / evaluation_id
     summary = {
         "run_id": evaluation_id, "kind": EVALUATION_KIND, "status": "finished", "variant": config["variant"],
-        "dataset": reference.name, "seed": seed, "timings": {"eval_time_s": time.perf_counter() - started},
+        "dataset": reference.name, "seed": seed, "timings": {},  # nothing trained: cost columns n/a
+        "elapsed_s": time.perf_counter() - started,
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": {"samples": samples.description, "reference": reference.description},
     }

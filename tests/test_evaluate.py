@@ -125,6 +125,7 @@ def test_a_module_generator_is_evaluated_and_shown_beside_trained_runs(tmp_path,
     text = markdown("fashion-mnist", table, build_catalog())
     row = next(line for line in text.splitlines() if line.startswith("| my-squares (evaluated)"))
     assert "n/a" in row  # the cost section: no steps/s or wall-clock for an evaluation
+    assert not set(evaluated["metric"]) & {"steps_per_s", "wall_clock_s", "eval_time_s", "train_time_s"}
 
     shown = invoke("table", tmp_path / "results")
     assert shown.exit_code == 0 and "my-squares (evaluated)" in shown.stdout
@@ -338,6 +339,17 @@ def test_a_labelled_folder_is_a_reference(tmp_path, fashion_pixels):
     payload = json.loads(result.stdout)
     assert payload["dataset"] == "folder-real" and payload["metrics"]["domain_fid"] >= 0
     assert payload["metrics"]["classes_covered"] >= 1
+
+
+def test_an_evaluation_without_any_figure_fails_and_records_nothing(tmp_path, fashion_pixels):
+    pixels, _ = fashion_pixels
+    save_pngs(tmp_path / "real", pixels[:40])  # unlabelled: only the Inception metrics apply
+    np.save(tmp_path / "fake.npy", pixels[40:80])
+    result = invoke("evaluate", tmp_path / "fake.npy", "--reference", f"folder:{tmp_path / 'real'}",
+                    "--out", tmp_path / "out")
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    assert ("no metric could be computed for " in result.stderr
+            and "fid: skipped: the FID Inception weights are not available" in " ".join(result.stderr.split()))
 
 
 def truncated_png(folder):
