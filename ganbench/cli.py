@@ -38,6 +38,8 @@ Examples:
 
   ganbench table results/default --format latex
 
+  ganbench evaluate my-samples/ --reference fashion-mnist --name my-stylegan
+
   ganbench list variants
 """,
     no_args_is_help=True,
@@ -278,6 +280,79 @@ def report(
     except GanbenchError as exc:
         raise _fail(exc) from None
     stderr.print(f"Report: {files.html} and {files.markdown} ({len(files.images)} images in {out / 'images'})")
+
+
+@app.command()
+def evaluate(
+    samples: Annotated[str, typer.Argument(help="A folder of images, an .npy/.npz array, a ganbench run folder, or module:function returning a generator.")],
+    reference: Annotated[Optional[str], typer.Option(help="A data set name, folder:PATH, array:FILE or a statistics .npz (mu, sigma). [default: a run folder's data set]")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metrics. [default: all that apply to the reference]")] = None,
+    eval_samples: Annotated[Optional[int], typer.Option(help="Samples scored (and real samples). [default: all given images; 10000 generated]")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name in tables, shown as 'NAME (evaluated)'. [default: from SAMPLES]")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the evaluation folder.")] = Path("results/evaluations"),
+    latent_dim: Annotated[Optional[int], typer.Option(help="Noise size of a module:function generator.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the noise and the real-sample draw. [default: a run's, else 0]")] = None,
+    resolution: Annotated[Optional[int], typer.Option(help="Resize images (folders, arrays) to this square side.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    fid_pipeline: Annotated[str, typer.Option(help="Inception input pipeline: tf or pytorch-fid.")] = "tf",
+    inception_weights: Annotated[Optional[Path], typer.Option(help="The FID Inception weights file.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Score samples made elsewhere with ganbench's metrics; `table` and `report` then show them
+    beside trained runs.
+
+    Example: ganbench evaluate my-samples/ --reference fashion-mnist --name my-stylegan"""
+    from ganbench.evaluation import EvaluationSettings, evaluate_samples
+
+    try:
+        _check_named_weights(str(inception_weights) if inception_weights else None)
+        settings = EvaluationSettings(
+            metrics=cfg.parse_list(metrics, "metrics") if metrics is not None else None,
+            eval_samples=eval_samples, name=name, seed=seed, latent_dim=latent_dim, resolution=resolution,
+            device=device, fid_pipeline=fid_pipeline,
+            inception_weights=str(inception_weights) if inception_weights else None, data_root=data_root)
+        result = evaluate_samples(samples, reference, build_catalog(), out, settings)
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    summary = result.summary
+    if as_json:
+        print(json.dumps({"dir": str(result.folder), **{k: summary[k] for k in (
+            "run_id", "variant", "dataset", "metrics", "metric_errors")}}, indent=2))
+        return
+    for key, value in summary["metrics"].items():
+        print(f"{key:<24} {value:.6g}" if value is not None else f"{key:<24} n/a")
+    for metric, reason in summary["metric_errors"].items():
+        stderr.print(f"{metric}: {reason.splitlines()[0]}", highlight=False, soft_wrap=True)
+    stderr.print(f"Evaluation in {result.folder}/ (ganbench table {out} shows it)", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def stats(
+    reference: Annotated[str, typer.Argument(help="A data set name, folder:PATH or array:FILE.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .npz to write (mu, sigma; pytorch-fid's format).")],
+    features: Annotated[str, typer.Option(help="inception (FID's) or domain (the data set's classifier).")] = "inception",
+    eval_samples: Annotated[int, typer.Option(help="Real images used (the same ones every metric uses).")] = 10_000,
+    resolution: Annotated[Optional[int], typer.Option(help="Resize images (folders, arrays) to this square side.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    fid_pipeline: Annotated[str, typer.Option(help="Inception input pipeline: tf or pytorch-fid.")] = "tf",
+    inception_weights: Annotated[Optional[Path], typer.Option(help="The FID Inception weights file.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
+) -> None:
+    """Write a reference's feature statistics (mu, sigma) as pytorch-fid's --save-stats does;
+    usable as `ganbench evaluate --reference FILE.npz` and by pytorch-fid."""
+    from ganbench.evaluation import write_reference_statistics
+
+    try:
+        _check_named_weights(str(inception_weights) if inception_weights else None)
+        written = write_reference_statistics(
+            reference, build_catalog(), output, features=features, eval_samples=eval_samples, device=device,
+            fid_pipeline=fid_pipeline, inception_weights=str(inception_weights) if inception_weights else None,
+            data_root=data_root, resolution=resolution)
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    stderr.print(f"Statistics of {written['count']} images of {written['reference']} in {written['features']} "
+                 f"features ({written['dimension']}-d) written to {output}", highlight=False, soft_wrap=True)
 
 
 KINDS = ("variants", "datasets", "metrics", "architectures", "executors")

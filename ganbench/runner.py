@@ -99,20 +99,31 @@ def _git_commit() -> str | None:
 def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator, history,
              data_root: Path | None = None, over_training_only: bool = False,
              skip_reason: str | None = None) -> tuple[dict, dict, dict]:
-    """Compute the run's metrics: ``(values, errors, details)``.
-
-    A metric that fails or is skipped is reported in ``errors`` (``"skipped: ..."`` for a
-    :class:`MetricSkipped`), never raised, so a broken metric plugin cannot lose the run.
-    ``details`` records how each figure was obtained (features, sample counts).
-    """
+    """Compute the run's metrics: ``(values, errors, details)`` (see :func:`compute_metrics`)."""
     context = EvaluationContext(
         dataset=dataset, source=source, generator=generator, latent_dim=config.latent_dim,
         history=history, eval_samples=config.eval_samples, device=torch.device(config.device),
         seed=config.seed, options=EvaluationOptions(config.fid_pipeline, config.inception_weights, data_root),
     )
+    return compute_metrics(context, config.metrics, catalog, subject=f"run {config.run_id}",
+                           over_training_only=over_training_only, skip_reason=skip_reason)
+
+
+def compute_metrics(context: EvaluationContext, metrics: Iterable[str], catalog: Catalog, *, subject: str,
+                    over_training_only: bool = False, skip_reason: str | None = None,
+                    strict: bool = False) -> tuple[dict, dict, dict]:
+    """Compute the named metrics on ``context``: ``(values, errors, details)``.
+
+    The one place metrics are computed, for trained runs and for ``ganbench evaluate``.
+    A metric that fails or is skipped is reported in ``errors`` (``"skipped: ..."`` for a
+    :class:`MetricSkipped`), never raised, so a broken metric plugin cannot lose the run;
+    with ``strict``, a :class:`GanbenchError` (a problem with the user's input) is raised
+    instead. ``details`` records how each figure was obtained (features, sample counts).
+    ``subject`` names what is evaluated in warnings.
+    """
     values: dict[str, float] = {}
     errors: dict[str, str] = {}
-    for name in config.metrics:
+    for name in metrics:
         metric_cls = catalog.metrics.get(name)
         if over_training_only and not metric_cls.over_training:
             continue
@@ -125,11 +136,13 @@ def evaluate(config: RunConfig, catalog: Catalog, *, dataset, source, generator,
         except MetricSkipped as exc:
             errors[name] = f"skipped: {exc}"
         except GanbenchError as exc:
+            if strict:
+                raise
             errors[name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"metric {name!r} could not run on {config.run_id}: {exc}", stacklevel=2)
+            warnings.warn(f"metric {name!r} could not run on {subject}: {exc}", stacklevel=2)
         except Exception as exc:  # noqa: BLE001 - a broken metric plugin must not lose the run
             errors[name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"metric {name!r} failed on run {config.run_id}: {errors[name]}", stacklevel=2)
+            warnings.warn(f"metric {name!r} failed on {subject}: {errors[name]}", stacklevel=2)
     return values, errors, context.details
 
 

@@ -43,6 +43,14 @@ STATUSES = (*DONE_STATUSES, "failed")
 REQUIRED_FILES = (HISTORY_FILE, GENERATOR_FILE, CRITIC_FILE)
 WEIGHT_FILES = (GENERATOR_FILE, CRITIC_FILE)
 RECORDED_FILES = (HISTORY_FILE, EVALUATIONS_FILE, SAMPLES_FILE, GENERATOR_FILE, CRITIC_FILE)
+# "kind" in the config.json and metrics.json of an evaluation folder (ganbench evaluate):
+# samples made elsewhere, scored like a run, without training history or cost figures.
+EVALUATION_KIND = "evaluation"
+
+
+def is_evaluation(record: dict[str, Any]) -> bool:
+    """Whether a ``config.json`` or ``metrics.json`` record is an evaluation's, not a trained run's."""
+    return record.get("kind") == EVALUATION_KIND
 
 logger = logging.getLogger("ganbench")
 
@@ -133,7 +141,8 @@ def damaged_files(run_dir: Path, summary: dict[str, Any], names: tuple[str, ...]
     (its ``metrics.json``) recorded its size and SHA-256; runs recorded before ganbench kept
     hashes need their history and weights present and non-empty. ``names``: check only these."""
     files = summary.get("files")
-    required = [name for name in REQUIRED_FILES if names is None or name in names]
+    expected = () if is_evaluation(summary) else REQUIRED_FILES  # an evaluation trained nothing
+    required = [name for name in expected if names is None or name in names]
     if not isinstance(files, dict):
         return [f"{run_dir / name} is missing or empty" for name in required
                 if not (run_dir / name).is_file() or (run_dir / name).stat().st_size == 0]

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ganbench.storage import RunFolder, atomic_path, scan_runs, slug
+from ganbench.storage import RunFolder, atomic_path, is_evaluation, scan_runs, slug
 from ganbench.values import SECTIONS, ValueInfo, unknown_value
 
 
@@ -122,7 +122,7 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
             "conditions": measurement_conditions(run.record),
         }
         values = {**summary.get("timings", {}), **summary.get("metrics", {})}
-        if summary["status"] != "failed":
+        if summary["status"] != "failed" and not is_evaluation(summary):  # evaluations were not trained
             values["diverged"] = float(summary["status"] == "diverged")
         for metric, value in values.items():
             rows.append({**ids, "metric": metric, "value": math.nan if value is None else float(value)})

@@ -30,10 +30,14 @@ class FeatureExtractor:
 
     ``name`` names the extractor in tables and cache keys; :meth:`cache_key` lists everything
     that changes the features (network, weights' hash, input pipeline, code version), so that
-    cached real-data statistics are recomputed when any of it changes.
+    cached real-data statistics are recomputed when any of it changes, and so that a
+    statistics file records which features made it.
     """
 
     name: str = ""
+    # True for the FID Inception network: a statistics file without a record of its features
+    # (pytorch-fid's --save-stats) is taken to be of these features.
+    accepts_pytorch_fid_statistics: bool = False
 
     def cache_key(self) -> dict[str, Any]:
         """JSON-serialisable facts that identify the features this extractor computes."""

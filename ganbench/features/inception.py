@@ -305,6 +305,8 @@ class InceptionFeatures(FeatureExtractor):
     :param batch_size: images per forward pass.
     """
 
+    accepts_pytorch_fid_statistics = True  # pytorch-fid's statistics files hold these pool features
+
     def __init__(self, pipeline: str = "tf", weights: str | Path | None = None,
                  device: str | torch.device = "cpu", batch_size: int = 200):
         _check_pipeline(pipeline)

@@ -49,19 +49,26 @@ class EvaluationContext:
     ``device``; the run's ``seed``; ``options`` (:class:`EvaluationOptions`); ``memo``, a
     dict the metrics of one evaluation share (features computed once); ``details``, what
     :meth:`describe` recorded.
+    ``ganbench evaluate`` fills it for samples made elsewhere: ``samples`` holds the images
+    to score (then ``generator`` is None and :meth:`generated` returns them), ``history`` is
+    None, and ``reference_statistics`` (a
+    :class:`ganbench.metrics.features.ReferenceStatistics`) replaces the real images when the
+    reference is a statistics file.
     """
 
     dataset: Dataset
-    source: DataSource
-    generator: nn.Module
+    source: DataSource | None
+    generator: nn.Module | None
     latent_dim: int
-    history: pd.DataFrame
+    history: pd.DataFrame | None
     eval_samples: int
     device: torch.device
     seed: int
     options: EvaluationOptions = field(default_factory=EvaluationOptions)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    samples: Tensor | None = None
+    reference_statistics: Any = None
 
     def describe(self, metric: str, **facts: Any) -> None:
         """Record how a metric's figures were obtained (features, sample counts, ...)."""
@@ -70,14 +77,22 @@ class EvaluationContext:
     def requested_labels(self, n: int | None = None) -> Tensor | None:
         """The classes :meth:`generated` asks a conditional generator for (0, 1, ..., C-1, 0, ...;
         on the CPU), or ``None`` for an unconditional generator."""
+        if self.generator is None:
+            return None
         num_classes = generator_classes(self.generator)
         return None if num_classes is None else cyclic_labels(n or self.eval_samples, num_classes)
 
     def generated(self, n: int | None = None, batch_size: int = 1000) -> Tensor:
         """``n`` (default ``eval_samples``) generated samples from seeded noise, on the device;
-        for a conditional generator, of the classes :meth:`requested_labels` gives."""
+        for a conditional generator, of the classes :meth:`requested_labels` gives; the
+        first ``n`` of ``samples`` when the context was given samples."""
         n = n or self.eval_samples
         if ("generated", n) in self.memo:
+            return self.memo[("generated", n)]
+        if self.samples is not None:  # given samples: the first n, in their order
+            if n > self.samples.shape[0]:
+                raise ValueError(f"{n} samples asked for, {self.samples.shape[0]} given.")
+            self.memo[("generated", n)] = self.samples[:n].to(self.device)
             return self.memo[("generated", n)]
         noise_rng = torch.Generator(device="cpu").manual_seed(10_000 + self.seed)
         was_training = self.generator.training
@@ -97,6 +112,8 @@ class EvaluationContext:
 
     def real(self, n: int | None = None, batch_size: int = 1000) -> Tensor:
         """``n`` (default ``eval_samples``) real samples drawn from the data source."""
+        if self.source is None:
+            raise MetricSkipped("the reference is a statistics file, without real samples")
         n = n or self.eval_samples
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(20_000 + self.seed)

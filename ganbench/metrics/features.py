@@ -15,14 +15,17 @@ import logging
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from ganbench.datasets import cache_dir
+from ganbench.errors import UsageError
 from ganbench.features import FeatureExtractor, quantize
 from ganbench.metrics import EvaluationContext, MetricSkipped
 from ganbench.metrics.statistics import GaussianStatistics
@@ -110,6 +113,9 @@ def real_features(context: EvaluationContext, extractor: FeatureExtractor) -> di
     memo_key = ("real", extractor.name, context.eval_samples)
     if memo_key in context.memo:
         return context.memo[memo_key]
+    if context.reference_statistics is not None:
+        raise MetricSkipped(f"the reference {context.reference_statistics.path.name} holds only statistics "
+                            "(mu, sigma); this metric needs the reference's features or images")
     source = context.source
     if source.num_items is None:
         raise MetricSkipped(f"{context.dataset.name} has no fixed real images")
@@ -139,19 +145,35 @@ def real_features(context: EvaluationContext, extractor: FeatureExtractor) -> di
     return entry
 
 
+def real_statistics(context: EvaluationContext, extractor: FeatureExtractor) -> GaussianStatistics:
+    """Gaussian statistics of the reference in the extractor's feature space: from the real
+    images' cached features, or from the context's statistics file (checked to be of these
+    features)."""
+    reference = context.reference_statistics
+    if reference is not None:
+        reference.check(extractor)
+        return GaussianStatistics(reference.mu, reference.sigma, reference.count or 0)
+    real = real_features(context, extractor)
+    return GaussianStatistics(real["mu"].numpy(), real["sigma"].numpy(), real["count"])
+
+
 def statistics_pair(context: EvaluationContext, extractor: FeatureExtractor
                     ) -> tuple[GaussianStatistics, GaussianStatistics]:
     """(real, generated) Gaussian statistics in the extractor's feature space."""
-    real = real_features(context, extractor)
+    real_stats = real_statistics(context, extractor)
     fake = generated_features(context, extractor)
-    if real["count"] < STABLE_FID_SAMPLES or context.eval_samples < STABLE_FID_SAMPLES:
-        warn_once(f"Fréchet distances from {min(real['count'], context.eval_samples)} samples are "
+    counts = [count for count in (real_stats.count, context.eval_samples) if count]
+    if min(counts) < STABLE_FID_SAMPLES:
+        warn_once(f"Fréchet distances from {min(counts)} samples are "
                   f"biased upwards and vary between runs; use --eval-samples {STABLE_FID_SAMPLES} "
                   f"or more for figures comparable with published ones.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sample-count warning above covers it
         fake_stats = GaussianStatistics.of(fake["features"])
-    real_stats = GaussianStatistics(real["mu"].numpy(), real["sigma"].numpy(), real["count"])
+    if fake_stats.mu.shape != real_stats.mu.shape:
+        raise UsageError(f"the reference statistics have {real_stats.mu.shape[0]} dimensions but "
+                         f"{extractor.name} features have {fake_stats.mu.shape[0]}; they come from another "
+                         "feature network.")
     return real_stats, fake_stats
 
 
@@ -167,13 +189,104 @@ def warn_once(message: str) -> None:
 
 def describe_features(context: EvaluationContext, metric: str, extractor: FeatureExtractor) -> None:
     """Record the feature space and sample counts with a metric's figures."""
+    reference = context.reference_statistics
+    if reference is not None:
+        context.describe(metric, features=extractor.name, extractor=extractor.cache_key(),
+                         generated_samples=context.eval_samples, real_samples=reference.count,
+                         real_statistics=str(reference.path))
+        return
     real = real_features(context, extractor)
     context.describe(metric, features=extractor.name, extractor=extractor.cache_key(),
                      generated_samples=context.eval_samples, real_samples=real["count"],
                      real_split=REAL_SPLIT, real_statistics=real["path"])
 
 
+# --- statistics files (pytorch-fid's format) -------------------------------------------------
+
+@dataclass(frozen=True)
+class ReferenceStatistics:
+    """Reference statistics read from a ``.npz`` in pytorch-fid's format (``mu``, ``sigma``).
+
+    ``features`` names the features that made them (``{"name": ..., **cache_key}``, recorded
+    by ``ganbench stats``); None for a file without that key, such as pytorch-fid's
+    ``--save-stats``, which holds FID Inception pool features. ``strict``: using them with
+    other features is an error (the user named the metric) rather than a skip.
+    """
+
+    path: Path
+    mu: np.ndarray
+    sigma: np.ndarray
+    features: dict[str, Any] | None = None
+    dataset: str | None = None
+    count: int | None = None
+    strict: bool = False
+
+    def check(self, extractor: FeatureExtractor) -> None:
+        """Refuse (or skip, when not ``strict``) an extractor whose features these are not."""
+        if self.features is None:
+            if extractor.accepts_pytorch_fid_statistics:
+                return
+            reason = (f"{self.path.name} has no 'features' key, so it holds FID Inception statistics "
+                      f"(pytorch-fid's format), not {extractor.name} features")
+        else:
+            wanted = statistics_features(extractor)
+            if self.features == wanted:
+                return
+            differing = sorted(k for k in set(wanted) | set(self.features) if wanted.get(k) != self.features.get(k))
+            reason = (f"{self.path.name} holds statistics of {self.features.get('name')} features, not of "
+                      f"{extractor.name} (differing: {', '.join(differing)}); make them with "
+                      "`ganbench stats REF --features ...` and the same settings")
+        if self.strict:
+            raise UsageError(reason + ".")
+        raise MetricSkipped(reason)
+
+
+def statistics_features(extractor: FeatureExtractor) -> dict[str, Any]:
+    """What a statistics file records about the features that made it."""
+    return json.loads(json.dumps({"name": extractor.name, **extractor.cache_key()}, default=str))
+
+
+def save_statistics(path: Path, statistics: GaussianStatistics, extractor: FeatureExtractor,
+                    dataset: str) -> None:
+    """Write ``mu`` and ``sigma`` (float64) as pytorch-fid's ``--save-stats`` does, plus
+    ``features`` (JSON: which features), ``dataset`` and ``count``, which pytorch-fid ignores."""
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, mu=statistics.mu, sigma=statistics.sigma,
+                            features=np.array(json.dumps(statistics_features(extractor), sort_keys=True)),
+                            dataset=np.array(dataset), count=np.array(statistics.count))
+
+
+def load_statistics(path: Path, strict: bool = False) -> ReferenceStatistics:
+    """Read a statistics ``.npz`` (pytorch-fid's, or one written by :func:`save_statistics`).
+
+    :raises UsageError: not a readable ``.npz``, no ``mu``/``sigma``, or inconsistent shapes.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path} is not a readable .npz statistics file ({exc}).") from None
+    missing = [key for key in ("mu", "sigma") if key not in contents]
+    if missing:
+        raise UsageError(f"{path} has no {' or '.join(missing)}: a statistics file holds 'mu' and 'sigma' "
+                         f"(pytorch-fid's format); it has {', '.join(sorted(contents)) or 'nothing'}.")
+    mu, sigma = contents["mu"].astype(np.float64), contents["sigma"].astype(np.float64)
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise UsageError(f"{path}: 'mu' must be a vector of D values and 'sigma' a D×D matrix, got "
+                         f"shapes {mu.shape} and {sigma.shape}.")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise UsageError(f"{path}: 'mu' or 'sigma' holds NaN or infinite values.")
+    features = json.loads(str(contents["features"])) if "features" in contents else None
+    return ReferenceStatistics(
+        path=path, mu=mu, sigma=sigma, features=features,
+        dataset=str(contents["dataset"]) if "dataset" in contents else None,
+        count=int(contents["count"]) if "count" in contents else None, strict=strict,
+    )
+
+
 __all__ = [
-    "domain_extractor", "generated_features", "inception_extractor", "real_features",
-    "real_selection", "statistics_pair", "warn_once",
+    "ReferenceStatistics", "domain_extractor", "generated_features", "inception_extractor",
+    "load_statistics", "real_features", "real_selection", "real_statistics", "save_statistics",
+    "statistics_features", "statistics_pair", "warn_once",
 ]
