@@ -129,10 +129,15 @@ def file_problems(run_dir: Path, files: dict[str, Any]) -> list[str]:
         path = run_dir / name
         if not path.is_file():
             problems.append(f"{path} is missing")
-        elif path.stat().st_size != recorded.get("bytes"):
-            problems.append(f"{path} has {path.stat().st_size} bytes, {recorded.get('bytes')} were recorded")
-        elif file_record(path)["sha256"] != recorded.get("sha256"):
-            problems.append(f"{path} does not match its recorded SHA-256 (the file was changed or damaged)")
+            continue
+        try:
+            size = path.stat().st_size
+            if size != recorded.get("bytes"):
+                problems.append(f"{path} has {size} bytes, {recorded.get('bytes')} were recorded")
+            elif file_record(path)["sha256"] != recorded.get("sha256"):
+                problems.append(f"{path} does not match its recorded SHA-256 (the file was changed or damaged)")
+        except OSError as exc:
+            problems.append(f"{path} cannot be read ({exc.strerror or exc})")
     return problems
 
 

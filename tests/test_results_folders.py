@@ -380,3 +380,20 @@ def test_a_file_system_without_locks_runs_unlocked_with_a_warning(tmp_path, monk
         (tmp_path / "run" / "inside").write_text("ran")
     assert (tmp_path / "run" / "inside").read_text() == "ran"
     assert "cannot lock run folder" in caplog.text and "No locks available" in caplog.text
+
+
+def test_an_unreadable_weight_file_is_a_damaged_run(sweep, monkeypatch, caplog):
+    """(Tests run as root, which chmod cannot stop: the read error is simulated.)"""
+    import ganbench.storage as storage
+
+    damaged, intact = run_dirs(sweep)
+    real = storage.file_record
+
+    def refuse(path):
+        if Path(path).parent == damaged and Path(path).name == "critic.pt":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(storage, "file_record", refuse)
+    assert set(load_results(sweep)["run_id"]) == {intact.name}
+    assert f"{damaged / 'critic.pt'} cannot be read (Permission denied)" in caplog.text
