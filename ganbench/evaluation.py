@@ -106,8 +106,9 @@ class EvaluationResult:
 # --- what is evaluated --------------------------------------------------------------------
 
 def is_run_folder(path: Path) -> bool:
-    """Whether ``path`` is a ganbench run folder with a generator."""
-    return path.is_dir() and (path / CONFIG_FILE).is_file() and (path / GENERATOR_FILE).is_file()
+    """Whether ``path`` is a ganbench results folder (a run or an evaluation: it has a
+    ``config.json``), whose files are then checked rather than read as images."""
+    return path.is_dir() and (path / CONFIG_FILE).is_file()
 
 
 def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, device: torch.device) -> Samples:

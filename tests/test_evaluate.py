@@ -392,3 +392,16 @@ def test_bad_sample_files_exit_2_with_one_line_and_record_nothing(tmp_path, fash
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_damaged_run_or_an_evaluation_folder_is_not_evaluated(tmp_path):
+    run_dir, _summary = tiny_run(tmp_path, "gaussian-1d", ("w1",))
+    evaluation = evaluate_samples(str(run_dir), None, build_catalog(), tmp_path / "evaluations",
+                                  EvaluationSettings(device="cpu"))
+    result = invoke("evaluate", evaluation.folder, "--out", tmp_path / "again")
+    assert result.exit_code == 2 and "is an evaluation, not a trained run" in result.output
+    weights = run_dir / "generator.pt"
+    weights.write_bytes(weights.read_bytes()[:-8])  # truncated: no longer the recorded file
+    result = invoke("evaluate", run_dir, "--out", tmp_path / "again")
+    assert result.exit_code == 2 and "generator.pt" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
