@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from bench_sizes import QUICK_ENV
+from benchmarks.bench_sizes import QUICK_ENV
 
 
 def pytest_configure(config: pytest.Config) -> None:

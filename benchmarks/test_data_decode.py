@@ -24,7 +24,9 @@ from PIL import Image
 
 from ganbench.datasets.files import read_images
 
-QUICK = os.environ.get("GANBENCH_BENCH_QUICK") == "1"
+from benchmarks.bench_sizes import quick_mode
+
+QUICK = quick_mode()
 COUNT = 2_000 if QUICK else 60_000
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 

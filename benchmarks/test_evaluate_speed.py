@@ -34,7 +34,7 @@ from ganbench.evaluation import EvaluationSettings, evaluate_samples
 from ganbench.features import classifier
 from ganbench.plugins import build_catalog
 
-from bench_sizes import quick_mode, size
+from benchmarks.bench_sizes import quick_mode, size
 
 SAMPLES = size(10_000, 300)
 LOOK_ALIKE = size(20_000, 600)  # training images of the look-alike, when Debian's copy is missing

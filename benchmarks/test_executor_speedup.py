@@ -28,7 +28,7 @@ from ganbench.executors.ray import RayExecutor
 from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.runner import run_sweep
 
-from bench_sizes import quick_mode, size
+from benchmarks.bench_sizes import quick_mode, size
 
 ray = pytest.importorskip("ray")
 

@@ -21,7 +21,7 @@ from ganbench.features.inception import FIDInceptionV3, InceptionFeatures
 from ganbench.datasets.images import FashionMNIST
 from ganbench.metrics.statistics import GaussianStatistics, frechet_distance, frechet_distance_sqrtm
 
-from bench_sizes import size
+from benchmarks.bench_sizes import size
 
 DIM = size(2048, 64)
 SAMPLES = size(10_000, 500)

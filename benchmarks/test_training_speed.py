@@ -25,7 +25,7 @@ from ganbench.datasets import Dataset, TensorSource
 from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.training import build_models, build_variant, start_run, train
 
-from bench_sizes import size
+from benchmarks.bench_sizes import size
 
 STEPS = size(300, 5)
 BATCH = 128
