@@ -61,7 +61,7 @@ def catalog():
 
 def hand_written_loop(variant_name: str, config: RunConfig, catalog_) -> float:
     """Steps/s of a plain loop over the same networks, optimisers and data; losses kept per batch."""
-    device, dataset, variant = start_run(config, catalog_)
+    device, dataset, variant, _memory = start_run(config, catalog_)
     source = dataset.load(device=device, seed=config.seed)
     models = build_models(config, catalog_, variant, dataset, device)
     generator, critic, opt_g, opt_d = models.generator, models.critic, models.opt_g, models.opt_d

@@ -41,12 +41,6 @@ ID_COLUMNS = ["sweep", "run_id", "variant", "dataset", "seed", "status", "condit
 ERROR_PREFIX = "error:"  # long-format rows that carry a metric's skip reason or error in "note"
 
 
-def find_run_dirs(path: Path) -> list[Path]:
-    """Usable run folders at or below ``path`` (a run, a sweep or a results folder); damaged
-    ones are skipped with a warning (see :func:`ganbench.storage.scan_runs`)."""
-    return [run.run_dir for run in scan_runs(path)]
-
-
 def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"variant_params": {"lambda_gp": 5}}`` → ``{"variant_params.lambda_gp": 5}``."""
     flat: dict[str, Any] = {}

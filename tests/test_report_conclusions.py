@@ -86,12 +86,12 @@ def test_a_plugin_headline_metric_is_concluded_on_like_a_built_in(tmp_path, cata
     text = report_markdown(tmp_path, tmp_path / "report", catalog)
     claims = section(text, "What this sweep says")
     assert ("Best sharpness score (higher is better): wgan (3.1; others: vanilla 1.1) "
-            "(significantly better than every other variant, Welch p < 0.05).") in claims
+            "(significantly better than every other variant, Welch p &lt; 0.05).") in claims  # Markdown-escaped
     assert "blur score" not in claims  # ranked, but not declared a headline
     rows = {line.split("|")[1].strip(): line for line in section(text, "quality").splitlines()
             if line.startswith("| vanilla") or line.startswith("| wgan")}
     # the best marks follow the declared directions: higher sharpness, lower blur
-    assert "| **3.1 [" in rows["wgan"] and "| **3 [" in rows["wgan"] and "**" not in rows["vanilla"]
+    assert "| **3.1 \\[" in rows["wgan"] and "| **3 \\[" in rows["wgan"] and "**" not in rows["vanilla"]
     assert "sharpness score" in section(text, "Pairwise tests")
 
 
@@ -174,4 +174,4 @@ def test_the_example_plugins_metric_appears_in_the_conclusions(tmp_path):
         write_run(tmp_path, "wgan-gp", seed, metrics={"sliced_w1": 0.50 + 0.01 * seed})
     text = report_markdown(tmp_path, tmp_path / "report", catalog)
     assert ("Best sliced W1 (lower is better): wgan-lp (0.21; others: wgan-gp 0.51) "
-            "(significantly better than every other variant, Welch p < 0.05).") in section(text, "What this sweep says")
+            "(significantly better than every other variant, Welch p &lt; 0.05).") in section(text, "What this sweep says")

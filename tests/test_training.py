@@ -64,7 +64,7 @@ def test_timings_and_penalty_overhead(catalog):
     # On a tiny model the penalty's cost is within the machine's timing noise, so only the
     # ratio's presence is checked here; test_penalty_ratio_measures_the_penalty checks its value.
     assert math.isfinite(t["gp_step_ratio"]) and t["gp_step_ratio"] > 0
-    assert t["peak_memory_mb"] > 0
+    assert math.isfinite(t["peak_memory_mb"]) and t["peak_memory_mb"] >= 0  # the run's rise: may be 0
     plain = train(make_config(catalog, "wgan", steps=5), catalog).timings
     assert math.isnan(plain["gp_share"]) and math.isnan(plain["gp_step_ratio"])
 

@@ -174,14 +174,4 @@ class Metric:
         raise NotImplementedError
 
 
-def describe_value(catalog_metrics: Any, key: str) -> dict[str, Any]:
-    """``{label, higher_is_better}`` for a reported value, from the metric that declares it."""
-    for entry in catalog_metrics:
-        info = entry.obj.value_info().get(key)
-        if info is not None:
-            return {"label": info.label, "higher_is_better": info.higher_is_better}
-    return {"label": key, "higher_is_better": None}
-
-
-__all__ = ["EvaluationContext", "EvaluationOptions", "Metric", "MetricSkipped", "Requirement",
-           "describe_value"]
+__all__ = ["EvaluationContext", "EvaluationOptions", "Metric", "MetricSkipped", "Requirement"]
