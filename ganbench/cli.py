@@ -9,7 +9,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -24,7 +24,13 @@ from ganbench.plugins import (
     PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
     warn_hook_failure,
 )
+from ganbench.registry import Entry, Registry
 from ganbench.storage import is_done
+
+if TYPE_CHECKING:
+    from ganbench.architectures import Architecture
+    from ganbench.plugins import Catalog
+    from ganbench.variants import Variant
 
 app = typer.Typer(
     name="ganbench",
@@ -64,6 +70,7 @@ warnings.formatwarning = _one_line_plugin_warnings
 
 
 def _print_version(value: bool) -> None:
+    """``--version``: print ``ganbench X.Y.Z (torch ..., Python ...)`` and exit 0."""
     if value:
         import platform
 
@@ -80,6 +87,7 @@ def _options(
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print ganbench's version (and torch's) and exit.")] = False,
 ) -> None:
+    # Options of `ganbench` itself, before any command; --version acts in its callback.
     pass
 
 
@@ -404,7 +412,9 @@ def _table(columns: list[str], rows: list[list[str]]) -> Table:
     return table
 
 
-def _variant_facts(obj) -> dict:
+def _variant_facts(obj: type[Variant]) -> dict[str, Any]:
+    """A variant's task, whether it is conditional, and the hyperparameters of its own (those
+    beyond :class:`~ganbench.variants.VariantParams`), with their defaults."""
     from ganbench.variants import VariantParams
 
     params = dataclasses.asdict(obj.Params())
@@ -413,7 +423,7 @@ def _variant_facts(obj) -> dict:
             "hyperparameters": {k: v for k, v in params.items() if k not in common}}
 
 
-def _architecture_fits(obj, datasets) -> dict[str, list[str]]:
+def _architecture_fits(obj: type[Architecture], datasets: Registry) -> dict[str, list[str]]:
     """The data sets (of fixed shape) ``--arch auto`` may give this architecture, and those it
     models only when named."""
     from ganbench.architectures import AUTO_MIN_SUITABILITY
@@ -433,7 +443,7 @@ def _architecture_fits(obj, datasets) -> dict[str, list[str]]:
     return fits
 
 
-def _describe(kind: str, entry, catalog) -> dict:
+def _describe(kind: str, entry: Entry, datasets: Registry) -> dict[str, Any]:
     """The ``list --json`` row of one registered class: ``name``, ``description``, ``plugin``,
     ``defaults`` (variants, data sets, metrics) and the kind's other facts."""
     obj = entry.obj
@@ -452,18 +462,18 @@ def _describe(kind: str, entry, catalog) -> dict:
         row["values"] = [{"key": key, "label": info.label, "higher_is_better": info.higher_is_better,
                           "section": info.section} for key, info in obj.value_info().items()]
     elif kind == "architectures":
-        row["fits"] = _architecture_fits(obj, catalog.datasets)
+        row["fits"] = _architecture_fits(obj, datasets)
         row["critic_kinds"] = list(obj.critic_kinds)
         row["supports_conditional"] = obj.supports_conditional
         row["supports_minibatch_std"] = obj.supports_minibatch_std
     return row
 
 
-def _settings(values: dict) -> str:
+def _settings(values: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in values.items()) or "–"
 
 
-def _print_listing(kind: str, rows: list[dict]) -> None:
+def _print_listing(kind: str, rows: list[dict[str, Any]]) -> None:
     """Print the readable form of ``list KIND``: name, plugin, the kind's key facts, description."""
     caption = None
     if kind == "variants":
@@ -527,7 +537,7 @@ def list_(
     except GanbenchError as exc:
         raise _fail(exc) from None
     kinds = [kind] if kind else list(KINDS)
-    listing = {k: [_describe(k, e, catalog) for e in getattr(catalog, k)] for k in kinds}
+    listing = {k: [_describe(k, e, catalog.datasets) for e in getattr(catalog, k)] for k in kinds}
     if as_json:
         print(json.dumps(listing, indent=2))
         return
@@ -535,7 +545,7 @@ def list_(
         _print_listing(k, listing[k])
 
 
-def _contributions(catalog) -> dict[str, dict[str, list[str]]]:
+def _contributions(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
     """``{plugin: {kind: [names]}}``: what each plugin registered, by the kinds of ``list``."""
     found: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
@@ -546,21 +556,27 @@ def _contributions(catalog) -> dict[str, dict[str, list[str]]]:
 
 @app.command()
 def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Installed plugins: package, version, the hooks each implements and what it provides."""
+    """Installed plugins: package, version, the hooks each implements and what it provides.
+
+    When the plugins' registrations clash (two register the same name), the plugins are
+    still listed, by their hooks, and the clash is reported: exit code 1."""
+    failure: GanbenchError | None = None
     try:
         contributions = _contributions(build_catalog())
     except GanbenchError as exc:
-        raise _fail(exc) from None
+        contributions, failure = {}, exc
     rows = [{**row, "contributions": contributions.get(row["name"], {})} for row in plugin_report()]
     if as_json:
         print(json.dumps(rows, indent=2))
-        return
-    _print_table("plugins", _table(["plugin", "package", "version", "provides"],
-                                   [[row["name"], row["package"], row["version"] or "–", _provides(row)]
-                                    for row in rows]))
+    else:
+        _print_table("plugins", _table(["plugin", "package", "version", "provides"],
+                                       [[row["name"], row["package"], row["version"] or "–", _provides(row)]
+                                        for row in rows]))
+    if failure is not None:
+        raise _fail(failure)
 
 
-def _provides(row: dict) -> str:
+def _provides(row: dict[str, Any]) -> str:
     """``variant wgan-lp; metrics a, b``, then ``hook NAME`` for hooks that added to no list."""
     parts = [f"{kind if len(names) > 1 else kind.removesuffix('s')} {', '.join(names)}"
              for kind, names in row["contributions"].items()]
