@@ -9,11 +9,13 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
@@ -22,7 +24,13 @@ from ganbench.plugins import (
     PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
     warn_hook_failure,
 )
+from ganbench.registry import Entry, Registry
 from ganbench.storage import is_done
+
+if TYPE_CHECKING:
+    from ganbench.architectures import Architecture
+    from ganbench.plugins import Catalog
+    from ganbench.variants import Variant
 
 app = typer.Typer(
     name="ganbench",
@@ -59,6 +67,28 @@ def _one_line_plugin_warnings(message, category, filename, lineno, line=None) ->
 
 
 warnings.formatwarning = _one_line_plugin_warnings
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print ``ganbench X.Y.Z (torch ..., Python ...)`` and exit 0."""
+    if value:
+        import platform
+
+        import torch
+
+        from ganbench import __version__
+
+        print(f"ganbench {__version__} (torch {torch.__version__}, Python {platform.python_version()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print ganbench's version (and torch's) and exit.")] = False,
+) -> None:
+    # Options of `ganbench` itself, before any command; --version acts in its callback.
+    pass
 
 
 def _fail(exc: GanbenchError) -> typer.Exit:
@@ -356,21 +386,129 @@ def stats(
 
 
 KINDS = ("variants", "datasets", "metrics", "architectures", "executors")
+DIRECTION = {True: "↑", False: "↓", None: "·"}  # how a metric value ranks, as the tables mark it
 
 
-def _describe(kind: str, entry) -> dict:
+def _print_table(title: str, table: Table, caption: str | None = None) -> None:
+    """Print ``title``, ``table`` and ``caption`` on stdout: fitted to a terminal's width,
+    never wrapped when piped."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        natural = console.measure(table, options=console.options.update_width(100_000)).maximum
+        console = Console(highlight=False, width=max(80, natural))
+    console.print(Text(title, style="bold"))
+    console.print(table)
+    if caption:
+        console.print(Text(caption))
+
+
+def _table(columns: list[str], rows: list[list[str]]) -> Table:
+    """A rich table of plain-text cells (never read as rich markup)."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def _variant_facts(obj: type[Variant]) -> dict[str, Any]:
+    """A variant's task, whether it is conditional, and the hyperparameters of its own (those
+    beyond :class:`~ganbench.variants.VariantParams`), with their defaults."""
+    from ganbench.variants import VariantParams
+
+    params = dataclasses.asdict(obj.Params())
+    common = {f.name for f in dataclasses.fields(VariantParams)}
+    return {"task": obj.task, "conditional": obj.conditional,
+            "hyperparameters": {k: v for k, v in params.items() if k not in common}}
+
+
+def _architecture_fits(obj: type[Architecture], datasets: Registry) -> dict[str, list[str]]:
+    """The data sets (of fixed shape) ``--arch auto`` may give this architecture, and those it
+    models only when named."""
+    from ganbench.architectures import AUTO_MIN_SUITABILITY
+
+    fits: dict[str, list[str]] = {"auto": [], "named": []}
+    for entry in datasets:
+        if entry.obj.takes_argument:
+            continue
+        try:
+            score = obj.suitability(tuple(entry.obj.shape), entry.obj.kind)
+        except Exception:  # noqa: BLE001 - a plugin's suitability must not break the listing
+            continue
+        if score >= AUTO_MIN_SUITABILITY:
+            fits["auto"].append(entry.name)
+        elif score > 0:
+            fits["named"].append(entry.name)
+    return fits
+
+
+def _describe(kind: str, entry: Entry, datasets: Registry) -> dict[str, Any]:
+    """The ``list --json`` row of one registered class: ``name``, ``description``, ``plugin``,
+    ``defaults`` (variants, data sets, metrics) and the kind's other facts."""
     obj = entry.obj
     row = {"name": entry.name, "description": obj.description, "plugin": entry.plugin}
     if kind == "variants":
         row["defaults"] = dataclasses.asdict(obj.Params())
+        row.update(_variant_facts(obj))
     elif kind == "datasets":
         row["defaults"] = {"kind": obj.kind, "shape": list(obj.shape) or "from the files",
                            "batch_size": obj.default_batch_size}
         if obj.num_classes:
             row["defaults"]["classes"] = obj.num_classes
+        row["task"] = obj.task
     elif kind == "metrics":
         row["defaults"] = {"requires": sorted(obj.requires), "higher_is_better": obj.higher_is_better}
+        row["values"] = [{"key": key, "label": info.label, "higher_is_better": info.higher_is_better,
+                          "section": info.section} for key, info in obj.value_info().items()]
+    elif kind == "architectures":
+        row["fits"] = _architecture_fits(obj, datasets)
+        row["critic_kinds"] = list(obj.critic_kinds)
+        row["supports_conditional"] = obj.supports_conditional
+        row["supports_minibatch_std"] = obj.supports_minibatch_std
     return row
+
+
+def _settings(values: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in values.items()) or "–"
+
+
+def _print_listing(kind: str, rows: list[dict[str, Any]]) -> None:
+    """Print the readable form of ``list KIND``: name, plugin, the kind's key facts, description."""
+    caption = None
+    if kind == "variants":
+        columns = ["name", "plugin", "n_critic", "optimiser", "own hyperparameters", "description"]
+        cells = []
+        for row in rows:
+            d = row["defaults"]
+            optimiser = f"{d['optimizer']}, lr_g={d['lr_g']:g}, lr_d={d['lr_d']:g}"
+            if d["optimizer"] == "adam":
+                optimiser += f", betas=({d['beta1']:g}, {d['beta2']:g})"
+            cells.append([str(d["n_critic"]), optimiser, _settings(row["hyperparameters"])])
+        caption = "Change any of them with --set VARIANT.FIELD=VALUE."
+    elif kind == "datasets":
+        columns = ["name", "plugin", "kind", "shape", "classes", "batch size", "description"]
+        cells = [[d["kind"], "×".join(map(str, d["shape"])) if isinstance(d["shape"], list) else d["shape"],
+                  str(d.get("classes", "–")), str(d["batch_size"])] for d in (row["defaults"] for row in rows)]
+    elif kind == "metrics":
+        columns = ["name", "plugin", "values", "needs", "description"]
+        cells = [[", ".join(f"{v['key']} {DIRECTION[v['higher_is_better']]}" for v in row["values"]),
+                  ", ".join(row["defaults"]["requires"]) or "–"] for row in rows]
+        caption = "↑ higher is better, ↓ lower is better, · not ranked."
+    elif kind == "architectures":
+        columns = ["name", "plugin", "--arch auto picks it for", "models when named", "supports", "description"]
+        cells = []
+        for row in rows:
+            supports = [f"{k} critic" for k in row["critic_kinds"]]
+            supports += ["conditional"] * row["supports_conditional"] + ["minibatch std"] * row["supports_minibatch_std"]
+            cells.append([", ".join(row["fits"]["auto"]) or "–", ", ".join(row["fits"]["named"]) or "–",
+                          ", ".join(supports)])
+        caption = "Data sets named with an argument (folder:PATH, array:FILE) are matched by their images' shape."
+    else:
+        columns = ["name", "plugin", "description"]
+        cells = [[] for _ in rows]
+    _print_table(kind, _table(columns, [[row["name"], row["plugin"], *facts, row["description"]]
+                                        for row, facts in zip(rows, cells)]), caption)
 
 
 @app.command("list")
@@ -379,7 +517,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="TOML config file: also list its [datasets.NAME] data sets.")] = None,
 ) -> None:
-    """List what the installed plugins provide, with descriptions and defaults."""
+    """List what the installed plugins provide: names, plugins, defaults, descriptions.
+
+    One table per kind (each name, the plugin that provides it, the kind's key facts and
+    defaults, its description); --json gives the same as JSON."""
     if kind is not None and kind not in KINDS:
         import difflib
 
@@ -396,28 +537,52 @@ def list_(
     except GanbenchError as exc:
         raise _fail(exc) from None
     kinds = [kind] if kind else list(KINDS)
-    listing = {k: [_describe(k, e) for e in getattr(catalog, k)] for k in kinds}
+    listing = {k: [_describe(k, e, catalog.datasets) for e in getattr(catalog, k)] for k in kinds}
     if as_json:
         print(json.dumps(listing, indent=2))
         return
     for k in kinds:
-        print(f"{k}:")
-        for row in listing[k]:
-            print(f"  {row['name']:<16} {row['description']}")
-            if row.get("defaults"):
-                print(" " * 19 + ", ".join(f"{key}={value}" for key, value in row["defaults"].items()))
+        _print_listing(k, listing[k])
+
+
+def _contributions(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
+    """``{plugin: {kind: [names]}}``: what each plugin registered, by the kinds of ``list``."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for kind in KINDS:
+        for entry in getattr(catalog, kind):
+            found.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
+    return found
 
 
 @app.command()
 def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Installed plugins: package, version and the hooks each implements."""
-    rows = plugin_report()
+    """Installed plugins: package, version, the hooks each implements and what it provides.
+
+    When the plugins' registrations clash (two register the same name), the plugins are
+    still listed, by their hooks, and the clash is reported: exit code 1."""
+    failure: GanbenchError | None = None
+    try:
+        contributions = _contributions(build_catalog())
+    except GanbenchError as exc:
+        contributions, failure = {}, exc
+    rows = [{**row, "contributions": contributions.get(row["name"], {})} for row in plugin_report()]
     if as_json:
         print(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        version = f" {row['version']}" if row["version"] else ""
-        print(f"{row['name']} ({row['package']}{version}): {', '.join(row['hooks'])}")
+    else:
+        _print_table("plugins", _table(["plugin", "package", "version", "provides"],
+                                       [[row["name"], row["package"], row["version"] or "–", _provides(row)]
+                                        for row in rows]))
+    if failure is not None:
+        raise _fail(failure)
+
+
+def _provides(row: dict[str, Any]) -> str:
+    """``variant wgan-lp; metrics a, b``, then ``hook NAME`` for hooks that added to no list."""
+    parts = [f"{kind if len(names) > 1 else kind.removesuffix('s')} {', '.join(names)}"
+             for kind, names in row["contributions"].items()]
+    used = {f"register_{kind}" for kind in row["contributions"]}
+    parts += [f"hook {hook}" for hook in row["hooks"] if hook not in used]
+    return "; ".join(parts) or "–"
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m ganbench`

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import ganbench
 from ganbench.cli import app
 
 runner = CliRunner()
@@ -112,8 +114,106 @@ def test_list_and_plugins(test_plugin):
     assert {v["name"]: v["plugin"] for v in variants}["test-lsq"] == "test-plugin"
     plugins = json.loads(invoke("plugins", "--json").stdout)
     assert {"name": "test-plugin", "package": "(registered at run time)", "version": "",
-            "hooks": ["register_metrics", "register_variants"]} in plugins
-    assert "ganbench.variants.vanilla (ganbench (built-in)" in invoke("plugins").stdout
+            "hooks": ["register_metrics", "register_variants"],
+            "contributions": {"variants": ["test-lsq"], "metrics": ["test-mean"]}} in plugins
+    rows = _table_rows(invoke("plugins").stdout)
+    assert ["ganbench.variants.vanilla", "ganbench (built-in)", ganbench.__version__, "variant vanilla"] in rows
+    assert ["ganbench.datasets.toy", "ganbench (built-in)", ganbench.__version__,
+            "datasets gaussian-1d, grid-25, ring-8"] in rows
+    assert ["test-plugin", "(registered at run time)", "–", "variant test-lsq; metric test-mean"] in rows
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The cells of every body row of the rich tables in ``text``."""
+    return [[cell.strip() for cell in line.strip("│").split("│")] for line in text.splitlines()
+            if line.startswith("│")]
+
+
+def test_version_names_ganbench_and_torch():
+    import torch
+
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"ganbench {version('ganbench')} (torch {torch.__version__}, Python ")
+
+
+def _tables(text: str) -> dict[str, list[str]]:
+    """The lines of each titled table in ``text`` (the output of ``ganbench list``), by title."""
+    tables: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.strip() in ("variants", "datasets", "metrics", "architectures", "executors"):
+            title = line.strip()
+        tables.setdefault(title, []).append(line)
+    return tables
+
+
+def test_list_prints_aligned_tables_with_each_kinds_facts():
+    result = invoke("list")
+    assert result.exit_code == 0, result.output
+    assert not any(text in result.stdout for text in ("{'", "['", "=[", "True", "None"))  # no Python reprs
+    tables = _tables(result.stdout)
+    assert list(tables) == ["variants", "datasets", "metrics", "architectures", "executors"]
+    rows = {}
+    for kind, lines in tables.items():
+        body = [line for line in lines if line.startswith("│")]
+        assert len({line.index("│", 1) for line in body}) == 1  # the names column is aligned
+        rows[kind] = {row[0]: row for row in _table_rows("\n".join(body))}
+        assert len(rows[kind]) == len(body)  # one line per row: never wrapped when piped
+    assert rows["variants"]["wgan-gp"][1:5] == [
+        "ganbench.variants.wgan_gp", "5", "adam, lr_g=0.0001, lr_d=0.0001, betas=(0, 0.9)", "lambda_gp=10.0"]
+    assert rows["variants"]["wgan"][3] == "rmsprop, lr_g=5e-05, lr_d=5e-05"
+    assert rows["datasets"]["fashion-mnist-tops2shoes"][2:6] == ["two-domain", "1×28×28", "–", "32"]
+    assert rows["datasets"]["folder"][3:6] == ["from the files", "–", "128"]
+    assert rows["metrics"]["is"][2:4] == ["is ↑, is_std ·", "samples"]
+    assert rows["metrics"]["fid"][2] == "fid ↓"
+    architectures = rows["architectures"]
+    assert "ring-8" in architectures["mlp"][2] and "cifar10" in architectures["mlp"][3]
+    assert architectures["stylegan"][2] == "–" and "fashion-mnist" in architectures["stylegan"][3]
+    assert rows["executors"]["local"][1] == "ganbench.executors.local"
+
+
+def test_list_json_keeps_its_keys_and_adds_each_kinds_facts():
+    listing = json.loads(invoke("list", "--json").stdout)
+    wgan_gp = next(row for row in listing["variants"] if row["name"] == "wgan-gp")
+    assert wgan_gp["defaults"]["n_critic"] == 5 and wgan_gp["plugin"] == "ganbench.variants.wgan_gp"
+    assert wgan_gp["hyperparameters"] == {"lambda_gp": 10.0} and wgan_gp["task"] == "generation"
+    is_ = next(row for row in listing["metrics"] if row["name"] == "is")
+    assert is_["defaults"]["higher_is_better"] == {"is": True, "is_std": None}
+    assert [(v["key"], v["higher_is_better"]) for v in is_["values"]] == [("is", True), ("is_std", None)]
+    mlp = next(row for row in listing["architectures"] if row["name"] == "mlp")
+    assert {"ring-8", "fashion-mnist"} <= set(mlp["fits"]["auto"]) and "cifar10" in mlp["fits"]["named"]
+    assert "folder" not in mlp["fits"]["auto"] + mlp["fits"]["named"]
+    assert set(listing) == {"variants", "datasets", "metrics", "architectures", "executors"}
+
+
+def test_table_cells_are_plain_text_not_rich_markup():
+    import ganbench as gb
+    from ganbench.plugins import get_plugin_manager
+
+    class Bracketed(gb.Variant):
+        name = "bracketed"
+        description = "A [bold]literal[/bold] description."
+
+    class Plugin:
+        @staticmethod
+        @gb.hookimpl
+        def register_variants(register):
+            register(Bracketed)
+
+        @staticmethod
+        @gb.hookimpl
+        def register_commands(cli):
+            pass
+
+    pm = get_plugin_manager()
+    pm.register(Plugin, name="bracket-plugin")
+    try:
+        listing, plugins = invoke("list", "variants"), invoke("plugins")
+    finally:
+        pm.unregister(name="bracket-plugin")
+    assert "A [bold]literal[/bold] description." in listing.stdout
+    assert ["bracket-plugin", "(registered at run time)", "–", "variant bracketed; hook register_commands"] \
+        in _table_rows(plugins.stdout)
 
 
 def test_a_plugin_variant_and_metric_run_through_the_cli(tmp_path, test_plugin):
@@ -122,6 +222,27 @@ def test_a_plugin_variant_and_metric_run_through_the_cli(tmp_path, test_plugin):
     assert result.exit_code == 0, result.output
     assert "| test-lsq " in result.stdout
     assert "sample_mean" in result.stdout
+
+
+def test_plugins_still_lists_the_plugins_when_two_register_the_same_name():
+    from ganbench.plugins import get_plugin_manager
+    from ganbench.variants.vanilla import Vanilla
+
+    class Clash:
+        @staticmethod
+        @ganbench.hookimpl
+        def register_variants(register):
+            register(type("Clash", (Vanilla,), {"name": "wgan"}))
+
+    pm = get_plugin_manager()
+    pm.register(Clash, name="clashing-plugin")
+    try:
+        result = CliRunner().invoke(app, ["plugins"])
+    finally:
+        pm.unregister(name="clashing-plugin")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ["clashing-plugin", "(registered at run time)", "–", "hook register_variants"] in _table_rows(result.stdout)
+    assert "'wgan' is registered twice" in result.stderr and "clashing-plugin" in result.stderr
 
 
 def test_list_reports_a_name_conflict_without_a_traceback():

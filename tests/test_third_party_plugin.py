@@ -31,6 +31,23 @@ def test_ganbench_plugins_lists_the_example_package():
     row = next(row for row in json.loads(result.stdout) if row["name"] == EXAMPLE_ENTRY_POINT)
     assert row["package"] == "ganbench-example"
     assert row["hooks"] == ["register_metrics", "register_variants"]
+    assert row["contributions"] == {"variants": ["wgan-lp"], "metrics": ["sliced-wasserstein"]}
+
+
+def test_ganbench_plugins_and_list_show_what_the_example_package_provides():
+    from importlib.metadata import version
+
+    table = ganbench("plugins")
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith(f"│ {EXAMPLE_ENTRY_POINT} "))
+    assert [cell.strip() for cell in row.strip("│").split("│")] == [
+        EXAMPLE_ENTRY_POINT, "ganbench-example", version("ganbench-example"),
+        "variant wgan-lp; metric sliced-wasserstein"]
+    listing = ganbench("list", "metrics")
+    assert listing.returncode == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("│ sliced-wasserstein "))
+    assert [cell.strip() for cell in row.strip("│").split("│")][1:4] == [
+        EXAMPLE_ENTRY_POINT, "sliced_w1 ↓", "real, samples"]
 
 
 def test_run_trains_the_plugin_variant_and_computes_its_metric(tmp_path):
