@@ -1,4 +1,4 @@
-"""Exceptions that ganbench reports to the user as clear messages."""
+"""Exceptions that ganbench reports to the user as clear messages, and how a plugin failed, in words."""
 
 from __future__ import annotations
 
