@@ -15,9 +15,9 @@ from typing import Any, Literal
 import torch
 
 from ganbench.architectures import AUTO_MIN_SUITABILITY
+from ganbench.catalog import Catalog
 from ganbench.errors import UsageError
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
-from ganbench.plugins import Catalog
 
 DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
 DEFAULT_DATASETS = ("fashion-mnist",)

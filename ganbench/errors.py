@@ -1,4 +1,4 @@
-"""Exceptions that ganbench reports to the user as clear messages."""
+"""Exceptions that ganbench reports to the user as clear messages, and how a plugin failed, in words."""
 
 from __future__ import annotations
 
@@ -29,3 +29,13 @@ class DatasetUnavailableError(GanbenchError):
 
 class WeightsUnavailableError(GanbenchError):
     """A feature network's weight file could not be found, verified or downloaded."""
+
+
+def describe_hook_failure(exc: BaseException) -> str:
+    """How a plugin's code failed, in words that follow its name: ``exited (SystemExit 3)``,
+    ``registered something invalid (...)`` or ``raised ValueError: ...``."""
+    if isinstance(exc, SystemExit):
+        return f"exited (SystemExit {exc.code!r})"
+    if isinstance(exc, InvalidRegistrationError):
+        return f"registered something invalid ({str(exc).rstrip('.')})"
+    return f"raised {type(exc).__name__}: {exc}"

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganbench.catalog import Catalog
 from ganbench.config import RunConfig, SweepConfig, TrainSettings, rebuild_dataset, resolve_dataset, resolve_device
 from ganbench.datasets import DataSource, Dataset, to_unit_range
 from ganbench.errors import GanbenchError, UsageError
@@ -36,7 +37,6 @@ from ganbench.metrics.features import (
     real_features, save_statistics,
 )
 from ganbench.metrics.statistics import GaussianStatistics
-from ganbench.plugins import Catalog
 from ganbench.runner import compute_metrics, environment
 from ganbench.storage import (
     CONFIG_FILE, DONE_STATUSES, EVALUATION_KIND, GENERATOR_FILE, METRICS_FILE, DamagedRun, is_evaluation, read_json,

@@ -95,10 +95,10 @@ def register_executors(register: Callable[[type], None]) -> None:
         :class:`ganbench.executors.Executor`. Its constructor takes
         :class:`ganbench.executors.ExecutorOptions`; ``open()`` and ``close()`` acquire and
         release resources (a cluster connection); ``run(tasks, catalog, progress)`` does each
-        :class:`ganbench.runner.RunTask` (typically with :func:`ganbench.runner.execute`) and
-        yields a :class:`ganbench.runner.RunRecord` per run as it completes. A run that raises
+        :class:`ganbench.tasks.RunTask` (typically with :func:`ganbench.runner.execute`) and
+        yields a :class:`ganbench.tasks.RunRecord` per run as it completes. A run that raises
         or crashes must come back as a ``failed`` record (see
-        :func:`ganbench.runner.record_failure`), so that the sweep goes on. Built in: ``local``
+        :func:`ganbench.tasks.record_failure`), so that the sweep goes on. Built in: ``local``
         and ``ray``.
     """
 

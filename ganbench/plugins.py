@@ -16,7 +16,6 @@ import importlib.util
 import os
 import sys
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import Distribution, entry_points
 from pathlib import Path
@@ -26,7 +25,8 @@ from typing import Any
 import pluggy
 
 from ganbench import hookspecs
-from ganbench.errors import InvalidRegistrationError
+from ganbench.catalog import Catalog  # defined below the plugin manager; ganbench.plugins.Catalog still works
+from ganbench.errors import describe_hook_failure  # likewise
 from ganbench.registry import Registry
 
 ENTRY_POINT_GROUP = "ganbench"
@@ -170,26 +170,6 @@ def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
 def get_plugin_manager() -> PluginManager:
     """The process-wide plugin manager, created on first use."""
     return create_plugin_manager()
-
-
-@dataclass
-class Catalog:
-    """Everything the plugins registered, one :class:`Registry` per kind."""
-
-    variants: Registry
-    datasets: Registry
-    metrics: Registry
-    architectures: Registry
-    executors: Registry
-
-
-def describe_hook_failure(exc: BaseException) -> str:
-    """How a plugin's hook failed, for :func:`warn_hook_failure`."""
-    if isinstance(exc, SystemExit):
-        return f"exited (SystemExit {exc.code!r})"
-    if isinstance(exc, InvalidRegistrationError):
-        return f"registered something invalid ({str(exc).rstrip('.')})"
-    return f"raised {type(exc).__name__}: {exc}"
 
 
 def warn_hook_failure(plugin: str, hook_name: str, reason: str) -> None:

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ganbench.catalog import Catalog
 from ganbench.config import RunConfig, recorded_run_config
 from ganbench.errors import UsageError
-from ganbench.plugins import Catalog
 from ganbench.runner import run_one
 from ganbench.seeding import torch_threads
 from ganbench.storage import (

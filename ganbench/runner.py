@@ -12,55 +12,28 @@ import sys
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ganbench.catalog import Catalog
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
+from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
-from ganbench.plugins import Catalog
 from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
     SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, run_lock, write_json,
 )
+from ganbench.tasks import RunRecord, RunTask, record_failure  # defined below runner and executors; re-exported
 from ganbench.timing import one_off_seconds
 from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
-
-if TYPE_CHECKING:
-    from ganbench.executors import Executor
-
-
-@dataclass
-class RunRecord:
-    """The outcome of one run of a sweep."""
-
-    config: RunConfig
-    run_dir: Path
-    status: str  # finished, diverged, failed, or skipped (already done earlier)
-    summary: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass
-class RunTask:
-    """One run to do: what an executor receives, and all a worker needs besides the catalog."""
-
-    config: RunConfig
-    run_dir: Path
-    data_root: Path | None = None
-    command: list[str] | None = None  # the driver's command line, recorded in config.json
-    attempt: int = 1
-    # metrics.json as the driver saw it when it planned the run (storage.file_state): a
-    # completed run whose metrics.json has changed since was done by another process.
-    seen: tuple[int, int, int] | None = None
 
 
 def environment() -> dict[str, Any]:
@@ -264,19 +237,6 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     return summary
 
 
-def record_failure(task: RunTask, error: str) -> RunRecord:
-    """Write a failed run's ``metrics.json`` (status ``failed``, the error text) and return its record.
-
-    A failed run does not count as done, so the next sweep redoes it.
-    """
-    config = task.config
-    write_json(task.run_dir / METRICS_FILE, {
-        "run_id": config.run_id, "status": "failed", "variant": config.variant,
-        "dataset": config.dataset, "seed": config.seed, "error": error, "attempt": task.attempt,
-    })
-    return RunRecord(config, task.run_dir, "failed", error=error)
-
-
 def _check_run_folder(run_dir: Path) -> None:
     """Make ``run_dir``, a real folder this process may write to, or raise :class:`GanbenchError`."""
     if run_dir.is_symlink():
@@ -365,21 +325,19 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
               retries: int = 0) -> list[RunRecord]:
     """Run every configuration not already done in ``sweep_dir`` (all of them with ``force``).
 
-    ``executor`` does the runs (default: the ``local`` one, in this process, one after another).
+    ``executor`` does the runs (default: the catalog's :data:`~ganbench.executors.DEFAULT_EXECUTOR`,
+    ``local``: in this process, one after another).
     A diverged run is recorded as such; a run that raises or crashes is recorded as failed with
     its traceback or error, tried again up to ``retries`` more times, and redone by the next
     sweep; either way the sweep goes on. A problem with the user's input
     (:class:`GanbenchError`, e.g. a missing data set) stops the sweep.
     Records come back in the order of ``runs``.
     """
-    from ganbench.executors import run_guarded
-    from ganbench.executors.local import LocalExecutor
-
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, got {retries}.")
     runs = list(runs)
     console = console or Console(stderr=True)
-    executor = executor or LocalExecutor()
+    executor = executor or catalog.executors.get(DEFAULT_EXECUTOR)()
     records: dict[str, RunRecord] = {}
     pending: list[RunTask] = []
     for config in runs:

@@ -15,11 +15,11 @@ import torch
 from torch import Tensor, nn
 
 from ganbench.architectures import ArchSpec, apply_spectral_norm
+from ganbench.catalog import Catalog
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
 from ganbench.memory import PeakMemory
 from ganbench.options import instance_noise_std
-from ganbench.plugins import Catalog
 from ganbench.seeding import seed_everything
 from ganbench.timing import PhaseTimer
 from ganbench.variants import Variant

@@ -22,10 +22,10 @@ from torch import Tensor, nn
 from torchvision.utils import save_image
 
 from ganbench.architectures import ArchSpec
+from ganbench.catalog import Catalog
 from ganbench.config import RunConfig
 from ganbench.datasets.two_domain import TwoDomainSource
 from ganbench.errors import UsageError
-from ganbench.plugins import Catalog
 from ganbench.storage import atomic_path
 from ganbench.timing import PhaseTimer
 from ganbench.training import TrainingOutcome, run_loop, start_run

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from ganbench import config as cfg
 from ganbench.cli import app
 from ganbench.errors import UsageError
-from ganbench.executors import Executor, ExecutorOptions
+from ganbench.executors import DEFAULT_EXECUTOR, Executor, ExecutorOptions
 from ganbench.executors.local import LocalExecutor
 from ganbench.executors.ray import RayExecutor
 from ganbench.plugins import build_catalog, create_plugin_manager
+from ganbench.registry import Entry
 from ganbench.runner import run_sweep
 
 
@@ -35,6 +36,20 @@ def test_builtin_executors_register_through_the_hook(catalog):
     assert catalog.executors.names() == ["local", "ray"]
     assert catalog.executors.plugin_of("ray") == "ganbench.executors.ray"
     assert all(issubclass(entry.obj, Executor) for entry in catalog.executors)
+
+
+def test_without_an_executor_a_sweep_uses_the_catalogs_default_executor(tmp_path):
+    catalog = build_catalog(create_plugin_manager(load_entry_points=False))
+    used = []
+
+    class Recording(LocalExecutor):
+        def run(self, tasks, catalog, progress=None):
+            used.append([task.config.variant for task in tasks])
+            yield from super().run(tasks, catalog, progress)
+
+    catalog.executors.entries[DEFAULT_EXECUTOR] = Entry(DEFAULT_EXECUTOR, Recording, "test")
+    [record] = run_sweep(plan(catalog, ["vanilla"])[:1], catalog, tmp_path, quiet=True)
+    assert DEFAULT_EXECUTOR == "local" and used == [["vanilla"]] and record.status == "finished"
 
 
 def test_local_executor_uses_the_requested_threads_and_restores_them(tmp_path, catalog):

@@ -1,10 +1,13 @@
 """Executors: what does the runs of a sweep, in this process or on a cluster.
 
-An executor receives the runs still to do (:class:`ganbench.runner.RunTask`) and yields one
-:class:`ganbench.runner.RunRecord` per run as each completes, in any order. Every run writes
+An executor receives the runs still to do (:class:`ganbench.tasks.RunTask`) and yields one
+:class:`ganbench.tasks.RunRecord` per run as each completes, in any order. Every run writes
 its own folder with the atomic files of :mod:`ganbench.storage`, wherever it executes, so the
 driver only collects records and shows progress. Executors register through the
 ``register_executors`` hook; the built-in ones are ``local`` and ``ray``.
+
+This module (the base class and what it needs) sits below the runner; the built-in executors,
+which call the runner, sit above it.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol, Sequence
 
+from ganbench.catalog import Catalog
+from ganbench.errors import GanbenchError, UsageError, describe_hook_failure
+from ganbench.tasks import RunRecord, RunTask, record_failure
+
 if TYPE_CHECKING:
     from ganbench.config import RunConfig
-    from ganbench.plugins import Catalog
-    from ganbench.runner import RunRecord, RunTask
+
+DEFAULT_EXECUTOR = "local"  # what runs a sweep when no executor is named
 
 
 class SweepProgress(Protocol):
@@ -52,8 +59,6 @@ class ExecutorOptions:
     ray_address: str | None = None  # a Ray cluster to join (None: start a local Ray instance)
 
     def validate(self) -> None:
-        from ganbench.errors import UsageError
-
         if self.cpus_per_run is not None and self.cpus_per_run < 1:
             raise UsageError(f"--cpus-per-run must be a positive integer, got {self.cpus_per_run}.")
 
@@ -83,7 +88,7 @@ class Executor:
         """Do every task; yield each run's record as it completes.
 
         A run that raises or crashes must come back as a ``failed`` record (written to its
-        ``metrics.json`` with :func:`ganbench.runner.record_failure`) rather than end the
+        ``metrics.json`` with :func:`ganbench.tasks.record_failure`) rather than end the
         iteration; a :class:`ganbench.errors.GanbenchError` from a run is raised.
         """
         raise NotImplementedError(f"executor {self.name!r} does not implement run()")
@@ -102,10 +107,6 @@ def run_guarded(executor: Executor, tasks: Sequence[RunTask], catalog: Catalog,
     becomes a ``failed`` record, with the reason, for every run it had not returned yet, so that
     the sweep ends normally. A :class:`ganbench.errors.GanbenchError` and ``KeyboardInterrupt``
     pass through."""
-    from ganbench.errors import GanbenchError
-    from ganbench.plugins import describe_hook_failure
-    from ganbench.runner import record_failure
-
     returned: set[str] = set()
     try:
         for record in executor.run(tasks, catalog, progress):

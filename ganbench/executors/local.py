@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from ganbench.executors import Executor, NoProgress, SweepProgress
 from ganbench.hookspecs import hookimpl
 from ganbench.seeding import torch_threads
-from ganbench.executors import Executor, NoProgress, SweepProgress
 
 if TYPE_CHECKING:
-    from ganbench.plugins import Catalog
-    from ganbench.runner import RunRecord, RunTask
+    from ganbench.catalog import Catalog
+    from ganbench.tasks import RunRecord, RunTask
 
 
 class LocalExecutor(Executor):
@@ -25,7 +25,7 @@ class LocalExecutor(Executor):
 
     def run(self, tasks: Sequence[RunTask], catalog: Catalog,
             progress: SweepProgress | None = None) -> Iterator[RunRecord]:
-        from ganbench import runner
+        from ganbench import runner  # here, not at the top: loading the plugin does not load the training stack
 
         progress = progress or NoProgress()
         for task in tasks:

@@ -21,10 +21,10 @@ from ganbench.errors import GanbenchError, UsageError
 from ganbench.executors import Executor, SweepProgress
 from ganbench.hookspecs import hookimpl
 from ganbench.storage import run_lock
+from ganbench.tasks import RunRecord, RunTask, record_failure
 
 if TYPE_CHECKING:
-    from ganbench.plugins import Catalog
-    from ganbench.runner import RunRecord, RunTask
+    from ganbench.catalog import Catalog
 
 CONNECT_TIMEOUT_S = 10.0  # how long --ray-address may take to answer
 INSTALL_HINT = "install it with: pip install 'ganbench[ray]' (or pip install 'ray>=2.9')"
@@ -44,7 +44,7 @@ def _run_in_worker(task: RunTask, catalog: Catalog, threads: int) -> RunRecord |
     so that the driver can raise it as it is."""
     import torch
 
-    from ganbench import runner
+    from ganbench import runner  # here, not at the top: loading the plugin does not load the training stack
 
     torch.set_num_threads(threads)
     try:
@@ -113,8 +113,6 @@ class RayExecutor(Executor):
 
     def run(self, tasks: Sequence[RunTask], catalog: Catalog,
             progress: SweepProgress | None = None) -> Iterator[RunRecord]:
-        from ganbench.runner import record_failure
-
         if not tasks:
             return
         if self._ray is None:
