@@ -219,8 +219,10 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     with atomic_path(run_dir / HISTORY_FILE) as tmp:
         outcome.history.to_csv(tmp, index=False)
     for name, module in ((GENERATOR_FILE, outcome.generator), (CRITIC_FILE, outcome.critic)):
-        with atomic_path(run_dir / name) as tmp:
-            torch.save(module.state_dict(), tmp)
+        with atomic_path(run_dir / name) as tmp, open(tmp, "wb") as file:
+            # through a file object: the archive inside is then named "archive", not after the
+            # temporary file, so identical weights give identical files (and SHA-256 records)
+            torch.save(module.state_dict(), file)
     setup_wall, setup_cpu = (now - then for now, then in zip(one_off_seconds(), setup_started))
     summary = {
         "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,

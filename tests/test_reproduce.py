@@ -83,6 +83,10 @@ def test_keep_and_json(run_dir, tmp_path):
     assert payload["matches"] is True and payload["new_run_dir"] == str(kept)
     assert (kept / "metrics.json").exists() and (kept / "history.csv").exists()
     assert json.loads((kept / "config.json").read_text())["command"][:2] == ["ganbench", "reproduce"]
+    recorded = json.loads((run_dir / "metrics.json").read_text())["files"]
+    rerun = json.loads((kept / "metrics.json").read_text())["files"]
+    for name in ("generator.pt", "critic.pt", "history.csv"):  # byte for byte, so the hashes agree too
+        assert rerun[name]["sha256"] == recorded[name]["sha256"], name
 
     again = invoke("reproduce", str(run_dir), "--keep", str(kept))
     assert again.exit_code == 2 and "already exists" in again.stderr
