@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
-from ganbench.executors import ExecutorOptions
+from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions
 from ganbench.plugins import (
     PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
     warn_hook_failure,
@@ -125,7 +125,7 @@ def run(
     sweep: Annotated[str, typer.Option(help="Sweep name: runs go to OUT/SWEEP/RUN-ID/.")] = "default",
     data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs that are already finished.")] = False,
-    executor: Annotated[str, typer.Option(help="What does the runs: local (this process, one after another) or ray (`ganbench list executors`).")] = "local",
+    executor: Annotated[str, typer.Option(help="What does the runs: local (this process, one after another) or ray (`ganbench list executors`).")] = DEFAULT_EXECUTOR,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for). [default: ray 1, local torch's]")] = None,
     retries: Annotated[int, typer.Option(help="Try a failed run up to N more times.", min=0)] = 0,
