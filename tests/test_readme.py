@@ -42,6 +42,8 @@ def test_plugin_example_runs_as_written(tmp_path, monkeypatch):
     assert "| lsq " in result.stdout and "| vanilla " in result.stdout
     config = next((tmp_path / "results" / "default").glob("lsq_*/config.json")).read_text()
     assert '"target_real": 0.9' in config
+    history = next((tmp_path / "results" / "default").glob("lsq_*/history.csv")).read_text().splitlines()[0]
+    assert "critic_real" in history and "d_real" not in history  # a least-squares score is "raw", not a logit
 
 
 def test_ci_runs_the_readme_commands():
