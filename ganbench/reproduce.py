@@ -175,10 +175,10 @@ def _check_plugins_loaded(record: dict[str, Any], catalog: Catalog) -> None:
     """A :class:`UsageError` naming the plugins the run used whose names are unknown now, and
     how to load them. Runs recorded without ``plugins`` are checked by :func:`_rebuild_config`."""
     missing: dict[str, tuple[dict[str, Any], list[str]]] = {}
-    recorded = record.get("plugins")
-    for kind, names in (recorded.items() if isinstance(recorded, dict) else ()):
-        registry = getattr(catalog, _KIND_REGISTRIES.get(kind, ""), None)
-        if registry is None or not isinstance(names, dict):
+    recorded = record.get("plugins") if isinstance(record.get("plugins"), dict) else {}
+    for kind, attribute in _KIND_REGISTRIES.items():
+        registry, names = getattr(catalog, attribute), recorded.get(kind)
+        if not isinstance(names, dict):
             continue
         for name, plugin in names.items():
             if name not in registry and isinstance(plugin, dict):
