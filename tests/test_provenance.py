@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ganbench.cli import app
-from ganbench.plugins import build_catalog, create_plugin_manager, get_plugin_manager
+from ganbench.plugins import (
+    build_catalog, create_plugin_manager, get_plugin_manager, plugin_changes, plugin_record,
+)
 from ganbench.report import build_report
 from ganbench.tables import load_results, undeclared_value_warnings
 
@@ -162,3 +165,24 @@ def test_values_no_metric_declares_and_no_run_records_are_still_named(run_dir):
     assert undeclared_value_warnings(load_results(run_dir.parent), catalog) == [
         "values nn_dist are declared by no loaded metric: shown unranked; load the plugin that computed "
         "them to rank them"]
+
+
+def test_a_module_plugin_is_recorded_with_its_source_file(tmp_path, monkeypatch):
+    (tmp_path / "spiral_module.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("GANBENCH_PLUGINS", "spiral_module")
+    pm = create_plugin_manager()
+    sys.modules.pop("spiral_module")  # imported by the manager; not left to other tests
+    sha = hashlib.sha256(PLUGIN.encode()).hexdigest()
+    assert plugin_record("spiral_module", pm) == {
+        "plugin": "spiral_module", "path": str((tmp_path / "spiral_module.py").resolve()), "sha256": sha}
+
+
+def test_plugin_changes_name_versions_and_leave_built_ins_to_the_environment():
+    installed = {"plugin": "example", "package": "ganbench-example", "version": "0.2.0"}
+    builtin = {"plugin": "ganbench.variants.wgan", "package": "ganbench", "version": "0.2.0"}
+    recorded = {"metric": {"sliced-wasserstein": {**installed, "version": "0.1.0"}},
+                "variant": {"wgan": {**builtin, "version": "0.1.0"}}}
+    current = {"metric": {"sliced-wasserstein": installed}, "variant": {"wgan": builtin}}
+    assert plugin_changes(recorded, current) == [
+        "plugin example (package ganbench-example 0.2.0) changed since the run was recorded (version 0.1.0 → 0.2.0)"]
