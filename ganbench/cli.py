@@ -242,7 +242,7 @@ def table(
     fmt: Annotated[str, typer.Option("--format", help="md, csv, json or latex.")] = "md",
 ) -> None:
     """Rebuild the comparison tables from the results on disk."""
-    from ganbench.tables import comparison_tables, load_results, render
+    from ganbench.tables import comparison_tables, load_results, render, undeclared_value_warnings
 
     if fmt not in ("md", "csv", "json", "latex"):
         raise _fail(UsageError(f"--format must be md, csv, json or latex, got {fmt!r}."))
@@ -253,6 +253,8 @@ def table(
     if long.empty:
         raise _fail(UsageError(f"no finished ganbench runs under {results_dir}."))
     catalog = build_catalog()
+    for line in undeclared_value_warnings(long, catalog):
+        stderr.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
     print(render(comparison_tables(long, catalog), fmt, catalog))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import warnings
@@ -28,6 +29,7 @@ from ganbench import hookspecs
 from ganbench.catalog import Catalog  # defined below the plugin manager; ganbench.plugins.Catalog still works
 from ganbench.errors import describe_hook_failure  # likewise
 from ganbench.registry import Registry
+from ganbench.storage import file_record
 
 ENTRY_POINT_GROUP = "ganbench"
 LOAD_PLUGINS_ENV = "GANBENCH_LOAD_PLUGINS"
@@ -261,3 +263,73 @@ def _own_version() -> str:
     from ganbench import __version__
 
     return __version__
+
+
+def plugin_record(name: str, pm: PluginManager | None = None) -> dict[str, Any]:
+    """What identifies the plugin registered as ``name`` (see :meth:`Registry.plugin_of`), as
+    recorded with each run: ``{"plugin": name}`` plus ``package`` and ``version`` for a built-in
+    or installed plugin, and ``path`` and ``sha256`` of the source file for a local one (a
+    ``.py`` file or a module named in ``GANBENCH_PLUGINS``). ganbench's own files are not hashed."""
+    pm = pm or get_plugin_manager()
+    record: dict[str, Any] = {"plugin": name}
+    if name in DEFAULT_PLUGINS:
+        return {**record, "package": "ganbench", "version": _own_version()}
+    dist = getattr(pm, "distributions", {}).get(name)
+    if dist is not None:
+        return {**record, "package": dist.metadata["Name"], "version": dist.version}
+    source = _source_file(name, pm)
+    if source is not None:
+        record.update(path=str(source), sha256=file_record(source)["sha256"])
+    return record
+
+
+def _source_file(name: str, pm: PluginManager) -> Path | None:
+    """The file a local plugin was loaded from, if it has one."""
+    if name.endswith(".py"):
+        path = Path(name).expanduser().resolve()
+        return path if path.is_file() else None
+    plugin = pm.get_plugin(name)
+    if plugin is None:
+        return None
+    try:
+        source = inspect.getsourcefile(plugin if isinstance(plugin, ModuleType) else type(plugin))
+    except TypeError:  # built into the interpreter: no source file
+        return None
+    return Path(source).resolve() if source and Path(source).is_file() else None
+
+
+def plugin_source(record: dict[str, Any]) -> str:
+    """How a recorded plugin is named to the user: its file, else its package, else its name."""
+    if record.get("path"):
+        return str(record["path"])
+    if record.get("package") and record["package"] != "ganbench":
+        return f"{record['plugin']} (package {record['package']} {record.get('version', '')})".replace(" )", ")")
+    return str(record.get("plugin", "?"))
+
+
+def plugin_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """One line per plugin whose file or version differs between two ``plugins`` records of
+    ``config.json`` (``{kind: {name: plugin_record}}``), or that now provides another plugin's
+    name. Built-in plugins are left out: ganbench's version is compared with the environment."""
+    lines: dict[str, str] = {}
+    for kind, names in (recorded or {}).items():
+        for name, old in (names or {}).items():
+            new = (current.get(kind) or {}).get(name)
+            if not isinstance(old, dict) or not isinstance(new, dict):
+                continue
+            if old.get("plugin") != new.get("plugin"):
+                lines.setdefault(f"{kind} {name}", f"{kind} {name!r} came from plugin {plugin_source(old)} "
+                                 f"when the run was recorded, and comes from {plugin_source(new)} now")
+            elif old.get("package") == "ganbench":
+                continue
+            elif old.get("sha256") != new.get("sha256"):
+                lines.setdefault(old["plugin"], f"plugin {plugin_source(new)} changed since the run was recorded "
+                                 f"(sha256 {_short(old.get('sha256'))} → {_short(new.get('sha256'))})")
+            elif old.get("version") != new.get("version"):
+                lines.setdefault(old["plugin"], f"plugin {plugin_source(new)} changed since the run was recorded "
+                                 f"(version {old.get('version')} → {new.get('version')})")
+    return list(lines.values())
+
+
+def _short(digest: Any) -> str:
+    return f"{digest[:8]}…" if isinstance(digest, str) else "none"

@@ -23,6 +23,7 @@ import torch
 from ganbench.catalog import Catalog
 from ganbench.config import RunConfig, recorded_run_config
 from ganbench.errors import UsageError
+from ganbench.plugins import plugin_changes, plugin_source
 from ganbench.runner import run_one
 from ganbench.seeding import torch_threads
 from ganbench.storage import (
@@ -84,6 +85,7 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
     """
     run_dir = Path(run_dir)
     record, summary = _load_record(run_dir)
+    _check_plugins_loaded(record, catalog)
     recorded = _rebuild_config(record, run_dir, catalog)
     damaged = damaged_files(run_dir, summary, WEIGHT_FILES)  # losses and metrics are compared below
     if damaged:
@@ -113,13 +115,15 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
         new_summary = run_one(config, catalog, new_dir, data_root=data_root,
                               command=["ganbench", "reproduce", str(run_dir)])
         new_summary = read_json(new_dir / METRICS_FILE)  # as stored: NaN reads back as null
-        new_env = read_json(new_dir / CONFIG_FILE).get("environment") or {}
+        new_record = read_json(new_dir / CONFIG_FILE)
+        new_env = new_record.get("environment") or {}
         differences, max_abs = _compare_tables(
             "history", recorded_history, _read_csv(new_dir / HISTORY_FILE), tolerance)
         differences += _compare_outcome(summary, new_summary)
         differences += _compare_metrics(summary, new_summary, tolerance)
         differences += _compare_evaluations(run_dir, new_dir, tolerance)
 
+    notes += plugin_changes(record.get("plugins") or {}, new_record.get("plugins") or {})
     notes += _environment_notes(recorded_env, new_env)
     if summary.get("data") != new_summary.get("data"):
         notes.append(f"data set description differs: recorded {summary.get('data')}, re-run {new_summary.get('data')}")
@@ -161,6 +165,41 @@ def _load_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except DamagedRun as exc:
         raise UsageError(f"{run_dir} is not a usable ganbench run: {exc}.") from None
     return record, summary
+
+
+_KIND_REGISTRIES = {"variant": "variants", "dataset": "datasets", "architecture": "architectures",
+                    "metric": "metrics"}
+
+
+def _check_plugins_loaded(record: dict[str, Any], catalog: Catalog) -> None:
+    """A :class:`UsageError` naming the plugins the run used whose names are unknown now, and
+    how to load them. Runs recorded without ``plugins`` are checked by :func:`_rebuild_config`."""
+    missing: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    recorded = record.get("plugins") if isinstance(record.get("plugins"), dict) else {}
+    for kind, attribute in _KIND_REGISTRIES.items():
+        registry, names = getattr(catalog, attribute), recorded.get(kind)
+        if not isinstance(names, dict):
+            continue
+        for name, plugin in names.items():
+            if name not in registry and isinstance(plugin, dict):
+                where = plugin_source(plugin)
+                missing.setdefault(where, (plugin, []))[1].append(f"{kind} {name!r}")
+    if not missing:
+        return
+    parts, remedies = [], []
+    for where, (plugin, used) in missing.items():
+        parts.append(f"{' and '.join(used)} from plugin {where}")
+        if plugin.get("path") and str(plugin.get("plugin", "")).endswith(".py"):
+            remedies.append(f"set GANBENCH_PLUGINS={plugin['path']} (or install its package)")
+        elif plugin.get("package") and plugin["package"] != "ganbench":
+            remedies.append(f"install {plugin['package']}=={plugin.get('version')}")
+        elif plugin.get("package") == "ganbench":
+            remedies.append(f"use ganbench {plugin.get('version')}, which provided it")
+        else:
+            remedies.append(f"set GANBENCH_PLUGINS={plugin.get('plugin')} (or install its package)")
+    which = "which is" if len(missing) == 1 else "which are"
+    raise UsageError(f"this run used {'; '.join(parts)}, {which} not loaded: {'; '.join(remedies)} "
+                     "and run again.")
 
 
 def _rebuild_config(record: dict[str, Any], run_dir: Path, catalog: Catalog) -> RunConfig:

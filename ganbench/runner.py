@@ -25,6 +25,7 @@ from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
+from ganbench.plugins import plugin_changes, plugin_record
 from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
@@ -52,6 +53,24 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "git_commit": _git_commit(),
     }
+
+
+def plugin_records(config: RunConfig, catalog: Catalog) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{kind: {name: plugin_record}}`` for the variant, data set, architecture and metrics
+    ``config`` uses: which plugin (and which version or file of it) provides each name.
+    A metric's record also lists the value keys it declares, so that tables can say which
+    plugin a value came from when that plugin is not loaded."""
+    used = (("variant", catalog.variants, [config.variant]), ("dataset", catalog.datasets, [config.dataset]),
+            ("architecture", catalog.architectures, [config.arch]), ("metric", catalog.metrics, config.metrics))
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, registry, names in used:
+        for name in names:
+            if name in registry:
+                record = plugin_record(registry.plugin_of(name))
+                if kind == "metric":
+                    record["values"] = sorted(registry.get(name).value_info())
+                records.setdefault(kind, {})[name] = record
+    return records
 
 
 def _git_commit() -> str | None:
@@ -167,6 +186,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
         "environment": environment(), "command": command or sys.argv,
         "data_root": str(Path(data_root).resolve()) if data_root else None,
+        "plugins": plugin_records(config, catalog),  # beside "config": its digest is unchanged
     })
     started, cpu_started = time.perf_counter(), time.process_time()
     setup_started = one_off_seconds()
@@ -332,7 +352,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     A diverged run is recorded as such; a run that raises or crashes is recorded as failed with
     its traceback or error, tried again up to ``retries`` more times, and redone by the next
     sweep; either way the sweep goes on. A problem with the user's input
-    (:class:`GanbenchError`, e.g. a missing data set) stops the sweep.
+    (:class:`GanbenchError`, e.g. a missing data set) stops the sweep. A finished run is kept
+    while its config digest matches, with one warning if a plugin it used has changed since.
     Records come back in the order of ``runs``.
     """
     if retries < 0:
@@ -348,6 +369,9 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
         done = None if force else completed_run(run_dir, config.digest())
         if done is not None:
             records[config.run_id] = RunRecord(config, run_dir, "skipped", done.summary)
+            for change in plugin_changes(done.record.get("plugins") or {}, plugin_records(config, catalog)):
+                console.print(f"[yellow]warning:[/yellow] run {config.run_id} is kept, but {change}; "
+                              "--force redoes it", highlight=False, soft_wrap=True)
         else:
             pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen))
     announce_data(pending, catalog, data_root, console)

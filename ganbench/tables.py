@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from ganbench.plugins import plugin_source
 from ganbench.storage import RunFolder, atomic_path, is_evaluation, scan_runs, slug
 from ganbench.values import SECTIONS, ValueInfo, unknown_value
 
@@ -107,6 +108,11 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     runs = scan_runs(path) if isinstance(path, (str, Path)) else list(path)
     labels = comparison_labels({run.run_dir: run.record["config"] for run in runs})
+    sources: dict[str, tuple[str, dict[str, Any]]] = {}
+    for run in runs:
+        for metric, plugin in ((run.record.get("plugins") or {}).get("metric") or {}).items():
+            for key in plugin.get("values", []) if isinstance(plugin, dict) else []:
+                sources.setdefault(key, (metric, plugin))
     for run in runs:
         run_dir, summary = run.run_dir, run.summary
         ids = {
@@ -124,7 +130,31 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
             rows.append({**ids, "metric": f"{ERROR_PREFIX}{metric}", "value": math.nan, "note": message})
         if not values:
             rows.append({**ids, "metric": "failed", "value": 1.0})
-    return pd.DataFrame(rows, columns=ID_COLUMNS + ["metric", "value", "note"])
+    frame = pd.DataFrame(rows, columns=ID_COLUMNS + ["metric", "value", "note"])
+    frame.attrs["value_sources"] = sources
+    return frame
+
+
+def undeclared_value_warnings(long: pd.DataFrame, catalog: Any | None) -> list[str]:
+    """One line per plugin whose values in ``long`` (from :func:`load_results`) no loaded metric
+    declares, naming the values and the plugin recorded for them: they are shown unranked."""
+    info = value_info(catalog)
+    keys = [m for m in dict.fromkeys(long["metric"]) if m not in info and m != "failed"
+            and not m.startswith(ERROR_PREFIX)]
+    sources: dict[str, tuple[str, dict[str, Any]]] = long.attrs.get("value_sources", {})
+    by_origin: dict[tuple[str, str] | None, list[str]] = {}
+    for key in keys:
+        metric, plugin = sources.get(key, (None, None))
+        by_origin.setdefault((metric, plugin_source(plugin)) if metric else None, []).append(key)
+    lines = []
+    for origin, values in by_origin.items():
+        if origin is None:
+            lines.append(f"values {', '.join(values)} are declared by no loaded metric: shown unranked; "
+                         "load the plugin that computed them to rank them")
+        else:
+            lines.append(f"values {', '.join(values)} come from metric {origin[0]} of plugin {origin[1]}, "
+                         "which is not loaded: shown unranked; load it to rank them")
+    return lines
 
 
 def value_info(catalog: Any | None) -> dict[str, ValueInfo]:
@@ -193,15 +223,15 @@ def _notes(frame: pd.DataFrame) -> list[str]:
 
 def markdown(dataset: str, table: pd.DataFrame, catalog: Any | None = None) -> str:
     """A data set's table as Markdown: one sub-table per section (cost, stability, quality),
-    values without a direction (spreads such as ``is_std``) left to the CSV, and the skipped
-    or failed metrics listed below."""
+    values declared without a direction (spreads such as ``is_std``) left to the CSV, values no
+    loaded metric declares shown unranked, and the skipped or failed metrics listed below."""
     shown = formatted(table, catalog)
     info = value_info(catalog)
     metrics = [m for m in dict.fromkeys(table.columns.get_level_values(0)) if m != "seeds"]
     text = f"## {dataset}\n"
     for section in SECTIONS:
         keys = [m for m in metrics if info.get(m, unknown_value(m)).section == section
-                and info.get(m, unknown_value(m)).higher_is_better is not None]
+                and (m not in info or info[m].higher_is_better is not None)]  # undeclared: unranked
         if not keys:
             continue
         columns = ["seeds"] + [shown.columns[metrics.index(m) + 1] for m in keys]

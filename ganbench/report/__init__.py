@@ -21,10 +21,12 @@ import pandas as pd
 
 from ganbench.errors import UsageError
 from ganbench.report.markdown import code_fence, code_span, escape_markdown
-from ganbench.report.runs import RunData, load_runs
+from ganbench.report.runs import RunData, load_runs, logger
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise, untested_pairs_note
 from ganbench.storage import RunFolder, atomic_path
-from ganbench.tables import SECTIONS, condition_groups, load_results, mixed_conditions_note, value_info
+from ganbench.tables import (
+    SECTIONS, condition_groups, load_results, mixed_conditions_note, undeclared_value_warnings, value_info,
+)
 from ganbench.values import ValueInfo, unknown_value
 
 TEMPLATES = jinja2.Environment(
@@ -239,6 +241,8 @@ def build_report(results_dir: Path, out_dir: Path, catalog: Any, *,
     if not runs:
         raise UsageError(f"no ganbench runs under {results_dir}; run `ganbench run --out {results_dir}` first.")
     long = load_results([RunFolder(r.run_dir, r.config, r.summary) for r in runs])  # warned once, by load_runs
+    for line in undeclared_value_warnings(long, catalog):
+        logger.warning("%s", line)
     image_dir = out_dir / "images"
     done = [r for r in runs if r.status != "failed"]
     datasets = [_dataset_section(d, done, long, catalog, image_dir)
