@@ -171,6 +171,15 @@ _KIND_REGISTRIES = {"variant": "variants", "dataset": "datasets", "architecture"
                     "metric": "metrics"}
 
 
+def _made_by(record: dict[str, Any], dataset: str) -> str:
+    """The registered data set that makes ``dataset`` (``folder``, say, for a ``folder:PATH``
+    data set recorded in the config's ``data`` spec), or ``dataset`` itself."""
+    spec = (record.get("config") or {}).get("data")
+    if isinstance(spec, dict) and spec.get("name") == dataset and isinstance(spec.get("dataset"), str):
+        return spec["dataset"]
+    return dataset
+
+
 def _check_plugins_loaded(record: dict[str, Any], catalog: Catalog) -> None:
     """A :class:`UsageError` naming the plugins the run used whose names are unknown now, and
     how to load them. Runs recorded without ``plugins`` are checked by :func:`_rebuild_config`."""
@@ -181,6 +190,8 @@ def _check_plugins_loaded(record: dict[str, Any], catalog: Catalog) -> None:
         if not isinstance(names, dict):
             continue
         for name, plugin in names.items():
+            if kind == "dataset":  # a data set made from files is made again by its factory
+                name = _made_by(record, name)
             if name not in registry and isinstance(plugin, dict):
                 where = plugin_source(plugin)
                 missing.setdefault(where, (plugin, []))[1].append(f"{kind} {name!r}")
