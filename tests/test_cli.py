@@ -224,7 +224,9 @@ def test_a_plugin_variant_and_metric_run_through_the_cli(tmp_path, test_plugin):
     assert "sample_mean" in result.stdout
 
 
-def test_plugins_still_lists_the_plugins_when_two_register_the_same_name():
+@pytest.fixture
+def clashing_plugin():
+    """A plugin registering a second variant named 'wgan', on the process-wide manager."""
     from ganbench.plugins import get_plugin_manager
     from ganbench.variants.vanilla import Vanilla
 
@@ -237,30 +239,19 @@ def test_plugins_still_lists_the_plugins_when_two_register_the_same_name():
     pm = get_plugin_manager()
     pm.register(Clash, name="clashing-plugin")
     try:
-        result = CliRunner().invoke(app, ["plugins"])
+        yield
     finally:
         pm.unregister(name="clashing-plugin")
+
+
+def test_plugins_still_lists_the_plugins_when_two_register_the_same_name(clashing_plugin):
+    result = CliRunner().invoke(app, ["plugins"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert ["clashing-plugin", "(registered at run time)", "–", "hook register_variants"] in _table_rows(result.stdout)
     assert "'wgan' is registered twice" in result.stderr and "clashing-plugin" in result.stderr
 
 
-def test_list_reports_a_name_conflict_without_a_traceback():
-    import ganbench
-    from ganbench.plugins import get_plugin_manager
-    from ganbench.variants.vanilla import Vanilla
-
-    class Clash:
-        @staticmethod
-        @ganbench.hookimpl
-        def register_variants(register):
-            register(type("Clash", (Vanilla,), {"name": "wgan"}))
-
-    pm = get_plugin_manager()
-    pm.register(Clash, name="clashing-plugin")
-    try:
-        result = CliRunner().invoke(app, ["list", "variants"])
-    finally:
-        pm.unregister(name="clashing-plugin")
+def test_list_reports_a_name_conflict_without_a_traceback(clashing_plugin):
+    result = CliRunner().invoke(app, ["list", "variants"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "'wgan' is registered twice" in result.output and "clashing-plugin" in result.output
