@@ -54,6 +54,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.datasets.user",
     "ganbench.architectures.mlp",
     "ganbench.architectures.dcgan",
+    "ganbench.architectures.resnet",
+    "ganbench.architectures.standard_cnn",
     "ganbench.architectures.stylegan",
     "ganbench.architectures.translation",
     "ganbench.metrics.volatility",
