@@ -121,6 +121,7 @@ def run(
     spectral_norm: Annotated[Optional[bool], typer.Option("--spectral-norm", help="Spectral normalisation on every critic layer.", rich_help_panel="Training options")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: VARIANT.FIELD=VALUE, train.FIELD=VALUE or options.FIELD=VALUE (repeatable).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML config file; command-line options win over it.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="A shipped recipe (`ganbench recipes`): a published setup with its figures; --config and command-line options win over it.")] = None,
     out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
     sweep: Annotated[str, typer.Option(help="Sweep name: runs go to OUT/SWEEP/RUN-ID/.")] = "default",
     data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
@@ -142,6 +143,10 @@ def run(
     try:
         catalog = build_catalog()
         sweep_config = cfg.SweepConfig(max_runs=max_runs)
+        if recipe is not None:
+            from ganbench.recipes import find_recipe
+
+            cfg.load_config_file(find_recipe(recipe).path, sweep_config, catalog)
         if config is not None:
             cfg.load_config_file(config, sweep_config, catalog)
         if variants is not None:
@@ -554,6 +559,34 @@ def _contributions(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
         for entry in getattr(catalog, kind):
             found.setdefault(entry.plugin, {}).setdefault(kind, []).append(entry.name)
     return found
+
+
+@app.command()
+def recipes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the shipped recipes: published setups to run with `ganbench run --recipe NAME`."""
+    from ganbench.recipes import available_recipes
+
+    try:
+        found = available_recipes()
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    rows = [{"name": r.name, "variants": list(r.variants), "arch": r.arch, "datasets": list(r.datasets),
+             "steps": r.steps, "published": r.published} for r in found]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = _table(["Recipe", "Variant", "Arch", "Data set", "Steps", "Published figures", "Source"], [[
+        row["name"], ", ".join(row["variants"]), row["arch"], ", ".join(row["datasets"]),
+        f"{row['steps']:,}" if row["steps"] else "default",
+        ", ".join(f"{name} {_figure(f)}" for name, f in row["published"]["figures"].items()),
+        row["published"]["source"],
+    ] for row in rows])
+    _print_table("Recipes", table, "Run one with: ganbench run --recipe NAME (e.g. --steps 2000 for a check).")
+
+
+def _figure(figure: dict[str, float]) -> str:
+    spread = f" ± {figure['spread']:g}" if "spread" in figure else ""
+    return f"{figure['value']:g}{spread}"
 
 
 @app.command()

@@ -18,6 +18,7 @@ from ganbench.architectures import AUTO_MIN_SUITABILITY
 from ganbench.catalog import Catalog
 from ganbench.errors import UsageError
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
+from ganbench.recipes import check_published
 
 DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
 DEFAULT_DATASETS = ("fashion-mnist",)
@@ -74,6 +75,7 @@ class SweepConfig:
     resolution: int | None = None  # for data sets made from files (folder:PATH, array:FILE)
     named_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # [datasets.NAME] tables
     max_runs: int = DEFAULT_MAX_RUNS  # refuse larger sweeps before building their run list
+    recipe: dict[str, Any] | None = None  # {"name", "published"} of a config file with a [published] block
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class RunConfig:
     inception_weights: str | None = None
     options: dict[str, Any] = field(default_factory=lambda: TrainingOptions().to_dict())
     data: dict[str, Any] | None = None  # the data set's spec, for data sets made from an argument
+    recipe: dict[str, Any] | None = None  # the recipe's name and published figures; not in the digest
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
@@ -130,6 +133,7 @@ class RunConfig:
         values["metrics"] = tuple(values.get("metrics", ()))
         values["options"] = TrainingOptions.from_dict(values.get("options")).to_dict()
         values["data"] = values.get("data") or None
+        values["recipe"] = values.get("recipe") or None
         return cls(**values)
 
 
@@ -278,6 +282,16 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         [options]                     # any field of ganbench.options.TrainingOptions
         real_target = 0.9
 
+        [published]                   # optional: the figures this recipe reproduces
+        source = "Mimicry README, CIFAR-10 results"
+        steps = 100000                # and the protocol: see ganbench.recipes.PROTOCOL
+        [published.figures]
+        fid = { value = 16.77, spread = 0.04 }
+
+    A file with a ``[published]`` block is a recipe: every run made from it records the file's
+    name and the block in ``config.json`` (not in the digest), and the report sets the
+    published figures beside the measured ones (see :mod:`ganbench.recipes`).
+
     ``resolution = 32`` sets the side of the images of data sets made from files. Instead of a
     ``datasets`` list, tables name such data sets (then the sweep's data sets, unless
     ``--datasets`` says otherwise)::
@@ -299,10 +313,12 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         raise UsageError(f"config file {path} cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
-    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution"}
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution", "published"}
     for key in data:
         if key not in known:
             raise _unknown_field(str(path), key, sorted(known))
+    if "published" in data:
+        sweep.recipe = {"name": Path(path).stem, "published": check_published(data["published"], str(path))}
     if isinstance(data.get("datasets"), dict):
         sweep.named_datasets = _named_datasets(path, data.pop("datasets"))
         sweep.datasets = list(sweep.named_datasets)
@@ -461,7 +477,7 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     sample_every=sweep.train.sample_every, eval_samples=sweep.train.eval_samples,
                     eval_every=sweep.train.eval_every, fid_pipeline=sweep.train.fid_pipeline,
                     inception_weights=sweep.train.inception_weights, options=options.to_dict(),
-                    data=dataset_cls.spec,
+                    data=dataset_cls.spec, recipe=sweep.recipe,
                 ))
     return runs
 

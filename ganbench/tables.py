@@ -55,7 +55,7 @@ def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # Settings that change neither training nor the values computed: runs differing only in
 # these are compared as one recipe.
-NOT_RECIPE = frozenset({"seed", "metrics", "sample_every", "inception_weights"})
+NOT_RECIPE = frozenset({"seed", "metrics", "sample_every", "inception_weights", "recipe"})
 
 
 def _setting(key: str) -> str:
@@ -73,7 +73,7 @@ def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
     """
     groups: dict[tuple[str, str], dict[Path, dict[str, Any]]] = {}
     for run_dir, config in configs.items():
-        flat = {k: v for k, v in _flat(config).items() if k not in NOT_RECIPE}
+        flat = {k: v for k, v in _flat(config).items() if k.split(".")[0] not in NOT_RECIPE}
         groups.setdefault((config["dataset"], config["variant"]), {})[run_dir] = flat
     labels: dict[Path, str] = {}
     for (_, variant), members in groups.items():

@@ -166,6 +166,7 @@ def _penalty_claims(summary: pd.DataFrame, mixed: set[str]) -> list[str]:
 def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, catalog: Any,
                      image_dir: Path) -> dict[str, Any]:
     from ganbench.report.plots import dataset_plots, sample_images, slug
+    from ganbench.report.published import published_comparisons
 
     info = value_info(catalog)
     frame = long[(long["dataset"] == dataset) & long["status"].isin(["finished", "diverged"])
@@ -223,7 +224,8 @@ def _dataset_section(dataset: str, runs: list[RunData], long: pd.DataFrame, cata
                     for m, n in zip(errors["metric"], errors["note"])})
     return {"name": dataset, "tables": tables, "pairwise": pairwise, "pairwise_note": untested_pairs_note(tests),
             "seeds": seeds, "seed_warning": seed_warning(seeds), "claims": _claims(summary, tests, info, cost_note, mixed),
-            "plots": plots, "samples": samples, "notes": notes, "summary": summary}
+            "plots": plots, "samples": samples, "notes": notes, "summary": summary,
+            "published": published_comparisons(dataset_runs, info)}
 
 
 def _data_uri(png: bytes) -> str:
