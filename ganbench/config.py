@@ -524,8 +524,13 @@ def recorded_run_config(data: Any, catalog: Catalog, where: str) -> RunConfig:
     sweep.train.validate()
     device = sweep.train.device  # whether it is available is checked where the run is redone
     sweep.train = dataclasses.replace(sweep.train, device="cpu")
+    recipe = data.get("recipe")
+    if recipe is not None:
+        if not isinstance(recipe, dict) or not isinstance(recipe.get("name"), str):
+            raise UsageError(f"{where}: recipe must be an object with a name and a published block, got {recipe!r}.")
+        recipe = {"name": recipe["name"], "published": check_published(recipe.get("published"), f"{where}: recipe")}
     [run] = resolve_runs(sweep, catalog)
-    return dataclasses.replace(run, device=device, metrics=tuple(metrics))
+    return dataclasses.replace(run, device=device, metrics=tuple(metrics), recipe=recipe)
 
 
 def check_sweep_size(sweep: SweepConfig) -> None:

@@ -87,7 +87,7 @@ def recipe_run(tmp_path_factory):
     result = CliRunner().invoke(app, [
         "run", "--recipe", "mimicry-wgan-gp-cifar10", "--datasets", f"array:{data}", "--arch", "dcgan",
         "--steps", "2", "--batch-size", "4", "--eval-samples", "8", "--metrics", "volatility",
-        "--set", "wgan-gp.lambda_gp=5", "--quiet", "--out", str(folder / "results"),
+        "--set", "wgan-gp.lambda_gp=5", "--set", "wgan-gp.n_critic=1", "--quiet", "--out", str(folder / "results"),
     ])
     assert result.exit_code == 0, result.output
     [config_file] = (folder / "results" / "default").glob("*/config.json")
@@ -99,14 +99,19 @@ def test_recipe_run_takes_overrides_and_records_the_recipe_outside_the_digest(re
     config = record["config"]
     # command-line options win over the recipe; the rest is the recipe's
     assert (config["arch"], config["steps"], config["batch_size"], config["eval_samples"]) == ("dcgan", 2, 4, 8)
-    assert config["variant_params"]["lambda_gp"] == 5.0
-    assert {k: config["variant_params"][k] for k in ("lr_g", "lr_d", "beta1", "beta2", "n_critic")} == {
-        "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5}
+    assert (config["variant_params"]["lambda_gp"], config["variant_params"]["n_critic"]) == (5.0, 1)
+    assert {k: config["variant_params"][k] for k in ("lr_g", "lr_d", "beta1", "beta2")} == {
+        "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.9}
     assert config["latent_dim"] == 128 and config["fid_pipeline"] == "tf"
     assert config["recipe"]["name"] == "mimicry-wgan-gp-cifar10"
     assert config["recipe"]["published"]["figures"]["fid"] == {"value": 22.29, "spread": 0.06}
     run = cfg.RunConfig.from_dict(config)
     assert run.digest() == record["digest"] == dataclasses.replace(run, recipe=None).digest()
+    # reproduce's reading of the record keeps the recipe, and checks it
+    assert cfg.recorded_run_config(config, build_catalog(), "config.json").recipe == config["recipe"]
+    broken = {**config, "recipe": {"name": "x", "published": {"figures": {"fid": 1.0}}}}
+    with pytest.raises(UsageError, match="needs source"):
+        cfg.recorded_run_config(broken, build_catalog(), "config.json")
 
 
 def test_report_shows_published_beside_measured_with_protocol_differences(recipe_run):
@@ -119,7 +124,8 @@ def test_report_shows_published_beside_measured_with_protocol_differences(recipe
     assert "- generator steps: here 2, published 100,000" in markdown
     assert "- batch size: here 4, published 64" in markdown
     assert "- generated samples per metric: here 8, published 50,000" in markdown
-    assert "critic steps per generator step" not in markdown  # n_critic 5 as published: no line
+    assert "- critic steps per generator step: here 1, published 5" in markdown
+    assert "Inception input pipeline" not in markdown  # tf, as published: no line
     html = (folder / "report" / "report.html").read_text()
     assert "Published figures: mimicry-wgan-gp-cifar10 (wgan-gp)" in html and "<td>22.29 ± 0.06</td>" in html
 
