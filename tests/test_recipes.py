@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torchvision
 from typer.testing import CliRunner
 
 from ganbench import config as cfg
@@ -78,17 +80,31 @@ def test_a_bad_published_block_is_a_usage_error(tmp_path, published, message):
         cfg.load_config_file(path, cfg.SweepConfig(), build_catalog())
 
 
+def write_fake_cifar10(root: Path, per_batch: int = 6) -> None:
+    """A tiny ``cifar-10-batches-py`` in torchvision's pickle format (random 32×32×3 images)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 256, (per_batch, 3 * 32 * 32), dtype=np.uint8),
+                 "labels": [int(label) for label in rng.integers(0, 10, per_batch)]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class{i}" for i in range(10)]}))
+
+
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory):
-    """``run --recipe mimicry-wgan-gp-cifar10`` on a tiny 32×32×3 array, overridden to a few steps."""
+    """``run --recipe mimicry-wgan-gp-cifar10 --data-root DIR`` with a tiny fake CIFAR-10 in DIR
+    (torchvision's checksums, which it cannot match, switched off), overridden to a few steps."""
     folder = tmp_path_factory.mktemp("recipe")
-    data = folder / "cifar-like.npy"
-    np.save(data, np.random.default_rng(0).integers(0, 256, (24, 32, 32, 3), dtype=np.uint8))
-    result = CliRunner().invoke(app, [
-        "run", "--recipe", "mimicry-wgan-gp-cifar10", "--datasets", f"array:{data}", "--arch", "dcgan",
-        "--steps", "2", "--batch-size", "4", "--eval-samples", "8", "--metrics", "volatility",
-        "--set", "wgan-gp.lambda_gp=5", "--set", "wgan-gp.n_critic=1", "--quiet", "--out", str(folder / "results"),
-    ])
+    write_fake_cifar10(folder / "data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args, **kwargs: True)
+        result = CliRunner().invoke(app, [
+            "run", "--recipe", "mimicry-wgan-gp-cifar10", "--data-root", str(folder / "data"), "--arch", "dcgan",
+            "--steps", "2", "--batch-size", "4", "--eval-samples", "8", "--metrics", "volatility",
+            "--set", "wgan-gp.lambda_gp=5", "--set", "wgan-gp.n_critic=1", "--quiet", "--out", str(folder / "results"),
+        ])
     assert result.exit_code == 0, result.output
     [config_file] = (folder / "results" / "default").glob("*/config.json")
     return folder, json.loads(config_file.read_text())
@@ -97,6 +113,7 @@ def recipe_run(tmp_path_factory):
 def test_recipe_run_takes_overrides_and_records_the_recipe_outside_the_digest(recipe_run):
     _, record = recipe_run
     config = record["config"]
+    assert config["dataset"] == "cifar10" and record["data_root"].endswith("data")
     # command-line options win over the recipe; the rest is the recipe's
     assert (config["arch"], config["steps"], config["batch_size"], config["eval_samples"]) == ("dcgan", 2, 4, 8)
     assert (config["variant_params"]["lambda_gp"], config["variant_params"]["n_critic"]) == (5.0, 1)
