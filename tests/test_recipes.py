@@ -145,6 +145,7 @@ def test_report_shows_published_beside_measured_with_protocol_differences(recipe
     assert "Inception input pipeline" not in markdown  # tf, as published: no line
     html = (folder / "report" / "report.html").read_text()
     assert "Published figures: mimicry-wgan-gp-cifar10 (wgan-gp)" in html and "<td>22.29 ± 0.06</td>" in html
+    assert '<a href="https://github.com/kwotsin/mimicry/blob/' in html
 
 
 def _run(tmp_path: Path, seed: int, fid: float, recipe: dict | None) -> RunData:
@@ -166,6 +167,7 @@ def test_published_comparison_is_derived_from_recorded_config_and_details(tmp_pa
     runs = [_run(tmp_path, 0, 30.0, recipe), _run(tmp_path, 1, 40.0, recipe), _run(tmp_path, 2, 10.0, None)]
     [comparison] = published_comparisons(runs, {})
     assert (comparison["recipe"], comparison["variant"], comparison["source"]) == ("mine", "hinge", "a table")
+    assert not comparison["link"]  # no url: nothing to link
     assert comparison["rows"] == [
         {"figure": "fid", "published": "16.77 ± 0.04", "measured": "35 (seeds: 30 to 40)", "seeds": 2},
         {"figure": "is", "published": "7.97", "measured": "not measured", "seeds": 0},
@@ -179,6 +181,9 @@ def test_published_comparison_is_derived_from_recorded_config_and_details(tmp_pa
         "seeds (training runs): here 2; not stated by the source",
         "lr decay not reproduced",
     ]
+    hostile = {"name": "mine", "published": {**published, "url": "javascript:alert(1)"}}
+    [comparison] = published_comparisons([_run(tmp_path, 0, 30.0, hostile)], {})
+    assert comparison["url"] == "javascript:alert(1)" and not comparison["link"]  # shown, never linked
     # a recipe run and a plain run of the same settings are compared as one configuration
     labels = comparison_labels({r.run_dir: r.config["config"] for r in runs})
     assert set(labels.values()) == {"hinge"}

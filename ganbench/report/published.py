@@ -74,8 +74,10 @@ def published_comparisons(runs: list[RunData], info: dict[str, ValueInfo]) -> li
             rows.append({"figure": label, "published": f"{spec['value']:g}{spread}", "measured": measured,
                          "seeds": len(values)})
         differences = protocol_differences(published, measured_protocol(members, figures))
+        url = str(published.get("url", ""))
         comparisons.append({"recipe": name, "variant": variant, "source": published.get("source", ""),
-                            "url": published.get("url", ""), "rows": rows, "differences": differences})
+                            "url": url, "link": url.startswith(("https://", "http://")),  # never javascript:
+                            "rows": rows, "differences": differences})
     return comparisons
 
 
