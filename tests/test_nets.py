@@ -87,3 +87,16 @@ def test_auto_keeps_dcgan_for_32px_and_names_work(catalog):
         cfg.choose_architecture(catalog.datasets.get("fashion-mnist"), "resnet-sngan", catalog)
     with pytest.raises(cfg.UsageError, match="autoencoder"):
         cfg.choose_architecture(cifar, "sngan-cnn", catalog, catalog.variants.get("ebgan"))
+
+
+def test_wgan_gp_penalty_backpropagates_through_the_resnet_critic(catalog):
+    """The gradient penalty needs a double backward through every critic layer (pooling included)."""
+    from ganbench.variants.wgan_gp import gradient_penalty
+
+    torch.manual_seed(0)
+    _, critic = catalog.architectures.get("resnet-wgangp")().build(ArchSpec((3, 32, 32), "image", 16))
+    penalty = gradient_penalty(critic, torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
+    penalty.backward()
+    assert torch.isfinite(penalty) and penalty > 0
+    weights = [p for name, p in critic.named_parameters() if name.endswith("weight")]  # a bias shifts
+    assert len(weights) == 11 and all(w.grad is not None and w.grad.abs().sum() > 0 for w in weights)  # no input gradient
