@@ -181,7 +181,7 @@ def test_executor_example_runs_the_shortest_first(catalog_with, tmp_path):
         def started(self, config):
             order.append(config.steps)
 
-        def step(self, config, done):
+        def step(self, config, done, latest=None):
             pass
 
         def stopped(self, config):
