@@ -217,9 +217,12 @@ def latest_losses(rows: pd.DataFrame) -> dict[str, float]:
 def _log_picture(run_loggers: RunLoggers, step: int, path: Path) -> None:
     """Send the picture saved at ``path`` to the loggers, as saved (a ``(3, H, W)`` uint8 tensor)."""
     if run_loggers:
-        from torchvision.io import ImageReadMode, decode_image
+        import numpy as np
+        from PIL import Image
 
-        run_loggers.log_images(step, "samples", decode_image(str(path), mode=ImageReadMode.RGB))
+        with Image.open(path) as picture:
+            pixels = np.asarray(picture.convert("RGB"))
+        run_loggers.log_images(step, "samples", torch.from_numpy(pixels.copy()).permute(2, 0, 1))
 
 
 def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_loggers: RunLoggers, *,
