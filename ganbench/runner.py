@@ -388,10 +388,10 @@ class RunWatch:
         rate = self.steps_per_s()
         return (self.total - self.done) / rate if rate else None
 
-    def describe(self) -> tuple[str, str, str]:
+    def describe(self, separator: str = "  ") -> tuple[str, str, str]:
         """``("52.1 steps/s", "38 s left", "G 0.6931  D 1.386")``, parts empty while unknown."""
         rate, left = self.steps_per_s(), self.seconds_left()
-        losses = "  ".join(f"{label} {self.latest[key]:.4g}" for label, key in (("G", "g_loss"), ("D", "d_loss"))
+        losses = separator.join(f"{label} {self.latest[key]:.4g}" for label, key in (("G", "g_loss"), ("D", "d_loss"))
                            if key in self.latest)
         return (f"{rate:.1f} steps/s" if rate else "", f"{format_duration(left)} left" if left is not None else "",
                 losses)
@@ -477,7 +477,7 @@ class _PlainSweepProgress:
         watch.update(done, latest, now)
         if now - self.printed[config.run_id] >= self.every_s:
             self.printed[config.run_id] = now
-            parts = [f"step {done}/{watch.total}", *(part for part in watch.describe() if part)]
+            parts = [f"step {done}/{watch.total}", *(part for part in watch.describe(", ") if part)]
             self.console.print(f"run {config.run_id}: {', '.join(parts)}", highlight=False, soft_wrap=True)
 
     def stopped(self, config: RunConfig) -> None:
