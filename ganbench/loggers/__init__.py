@@ -81,12 +81,15 @@ class RunLoggers:
     @classmethod
     def open(cls, names: Sequence[str], registry: Registry, run_dir: Path,
              config: Mapping[str, Any]) -> RunLoggers:
-        """Make and open the loggers ``names`` of ``registry`` for the run in ``run_dir``."""
+        """Make and open the loggers ``names`` of ``registry`` for the run in ``run_dir``.
+
+        :raises ganbench.errors.UnknownNameError: a name that no plugin registered.
+        """
         run_loggers = cls([], str(config.get("run_id", "")))
         for name in names:
-            plugin = registry.plugin_of(name)
+            logger_cls, plugin = registry.get(name), registry.plugin_of(name)
             try:
-                logger = registry.get(name)()
+                logger = logger_cls()
                 logger.open(run_dir, config)
             except Exception as exc:  # noqa: BLE001 - a broken logger plugin must not lose the run
                 run_loggers._warn(name, plugin, "open", exc)
