@@ -331,8 +331,9 @@ def execute(task: RunTask, catalog: Catalog,
             on_step: Callable[[int, dict[str, float]], None] | None = None) -> RunRecord:
     """Do one run under its folder's lock; an exception in it becomes a ``failed`` record with
     its traceback. ``on_step(done, latest_losses)`` is called after each loss read-back (see
-    :func:`run_one`); the run's loggers are ``task.loggers``. A run that another process completed while this one waited for the lock
-    comes back ``skipped``, with that process's summary.
+    :func:`run_one`); the run's loggers are ``task.loggers``. A run that another process
+    completed while this one waited for the lock comes back ``skipped``, with that process's
+    summary.
 
     A :class:`GanbenchError` (a problem with the user's input, such as a missing data set) is
     raised instead, since every other run would fail the same way.
@@ -391,8 +392,8 @@ class RunWatch:
     def describe(self, separator: str = "  ") -> tuple[str, str, str]:
         """``("52.1 steps/s", "38 s left", "G 0.6931  D 1.386")``, parts empty while unknown."""
         rate, left = self.steps_per_s(), self.seconds_left()
-        losses = separator.join(f"{label} {self.latest[key]:.4g}" for label, key in (("G", "g_loss"), ("D", "d_loss"))
-                           if key in self.latest)
+        losses = separator.join(f"{label} {self.latest[key]:.4g}"
+                                for label, key in (("G", "g_loss"), ("D", "d_loss")) if key in self.latest)
         return (f"{rate:.1f} steps/s" if rate else "", f"{format_duration(left)} left" if left is not None else "",
                 losses)
 

@@ -266,10 +266,11 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     ``one_step`` returns one value per column as a tensor on ``device``; the values stay on the
     device and are read back every :data:`READBACK_EVERY` steps, when the ``watch`` columns are
     checked: the first non-finite one ends the run as diverged at that step. ``on_progress``
-    gets the number of steps read back so far and the rows just read back (a data frame with
-    ``step`` and ``columns``, up to the diverged step), its time not counted as training time. Each ``(every, callback)`` is called with the
-    step count every ``every`` steps (0: never; not after the last step) under a saved and
-    restored random state, and its time is not counted as training time. Columns that are NaN
+    gets the number of steps read back so far and the rows just read back (a data frame of
+    ``step`` and ``columns``, up to the diverged step). Each ``(every, callback)`` is called with
+    the step count every ``every`` steps (0: never; not after the last step) under a saved and
+    restored random state. The time of ``on_progress`` and the callbacks is not counted as
+    training time. Columns that are NaN
     throughout are dropped from the history, except the ``watch`` columns, which are always
     kept (a run that diverges at step 0 still has its losses, as NaN).
     """
