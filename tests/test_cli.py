@@ -141,7 +141,7 @@ def _tables(text: str) -> dict[str, list[str]]:
     """The lines of each titled table in ``text`` (the output of ``ganbench list``), by title."""
     tables: dict[str, list[str]] = {}
     for line in text.splitlines():
-        if line.strip() in ("variants", "datasets", "metrics", "architectures", "executors"):
+        if line.strip() in ("variants", "datasets", "metrics", "architectures", "executors", "loggers"):
             title = line.strip()
         tables.setdefault(title, []).append(line)
     return tables
