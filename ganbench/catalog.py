@@ -7,7 +7,7 @@ the plugin manager.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ganbench.registry import Registry
 
@@ -21,3 +21,4 @@ class Catalog:
     metrics: Registry
     architectures: Registry
     executors: Registry
+    loggers: Registry = field(default_factory=lambda: Registry("logger"))

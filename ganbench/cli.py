@@ -20,6 +20,7 @@ from rich.text import Text
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
 from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions
+from ganbench.loggers import LoggerWarning
 from ganbench.plugins import (
     PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
     warn_hook_failure,
@@ -61,7 +62,7 @@ _format_warning = warnings.formatwarning
 
 def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
     """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
-    if issubclass(category, (PluginHookWarning, PluginLoadWarning)):
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning)):
         return f"Warning: {message}\n"
     return _format_warning(message, category, filename, lineno, line)
 
@@ -130,6 +131,7 @@ def run(
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for). [default: ray 1, local torch's]")] = None,
     retries: Annotated[int, typer.Option(help="Try a failed run up to N more times.", min=0)] = 0,
+    log: Annotated[Optional[list[str]], typer.Option(help="Loggers each run sends its losses, metrics and samples to, e.g. tensorboard (comma-separated or repeated; `ganbench list loggers`).")] = None,
     max_runs: Annotated[int, typer.Option(help="Refuse a sweep of more runs than this.", min=1)] = cfg.DEFAULT_MAX_RUNS,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -175,6 +177,9 @@ def run(
         for key, value in overrides:
             cfg.apply_setting(sweep_config, key, value, catalog)
         cfg.check_overrides_in_sweep([key for key, _ in overrides], sweep_config)
+        if log is not None:
+            sweep_config.loggers = cfg.parse_loggers(log)
+        cfg.check_loggers(sweep_config.loggers, catalog)
         runs = cfg.resolve_runs(sweep_config, catalog)
         _check_named_weights(sweep_config.train.inception_weights)
         if ray_address is not None and executor != "ray":
@@ -186,7 +191,7 @@ def run(
         _writable_folder(out, "--out")
         _writable_folder(sweep_dir, "--sweep")
         records = run_sweep(runs, catalog, sweep_dir, force=force, data_root=data_root, quiet=quiet or as_json,
-                            executor=sweep_executor, retries=retries)
+                            executor=sweep_executor, retries=retries, loggers=sweep_config.loggers)
     except GanbenchError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -392,7 +397,7 @@ def stats(
                  f"features ({written['dimension']}-d) written to {output}", highlight=False, soft_wrap=True)
 
 
-KINDS = ("variants", "datasets", "metrics", "architectures", "executors")
+KINDS = ("variants", "datasets", "metrics", "architectures", "executors", "loggers")
 DIRECTION = {True: "↑", False: "↓", None: "·"}  # how a metric value ranks, as the tables mark it
 
 
@@ -520,7 +525,7 @@ def _print_listing(kind: str, rows: list[dict[str, Any]]) -> None:
 
 @app.command("list")
 def list_(
-    kind: Annotated[Optional[str], typer.Argument(help="variants, datasets, metrics, architectures or executors.")] = None,
+    kind: Annotated[Optional[str], typer.Argument(help="variants, datasets, metrics, architectures, executors or loggers.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="TOML config file: also list its [datasets.NAME] data sets.")] = None,
 ) -> None:

@@ -76,6 +76,7 @@ class SweepConfig:
     named_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # [datasets.NAME] tables
     max_runs: int = DEFAULT_MAX_RUNS  # refuse larger sweeps before building their run list
     recipe: dict[str, Any] | None = None  # {"name", "published"} of a config file with a [published] block
+    loggers: list[str] = field(default_factory=list)  # --log: where runs send what they record (no digest change)
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,8 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
     name and the block in ``config.json`` (not in the digest), and the report sets the
     published figures beside the measured ones (see :mod:`ganbench.recipes`).
 
-    ``resolution = 32`` sets the side of the images of data sets made from files. Instead of a
+    ``log = ["tensorboard"]`` names loggers, as ``--log`` does. ``resolution = 32`` sets the
+    side of the images of data sets made from files. Instead of a
     ``datasets`` list, tables name such data sets (then the sweep's data sets, unless
     ``--datasets`` says otherwise)::
 
@@ -313,7 +315,7 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         raise UsageError(f"config file {path} cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
-    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution", "published"}
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution", "published", "log"}
     for key in data:
         if key not in known:
             raise _unknown_field(str(path), key, sorted(known))
@@ -324,14 +326,15 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         sweep.datasets = list(sweep.named_datasets)
     if "resolution" in data:
         sweep.resolution = coerce(data["resolution"], int, f"{path}: resolution")
-    for key in ("variants", "datasets", "metrics"):
+    for key, attribute in (("variants", "variants"), ("datasets", "datasets"), ("metrics", "metrics"),
+                           ("log", "loggers")):
         if key in data:
             value = data[key]
             if isinstance(value, str):
                 value = parse_list(value, key)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise UsageError(f"{path}: {key} must be a list of names, got {value!r}.")
-            setattr(sweep, key, value)
+            setattr(sweep, attribute, value)
     if "seeds" in data:
         seeds = data["seeds"]
         sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds),
@@ -531,6 +534,18 @@ def recorded_run_config(data: Any, catalog: Catalog, where: str) -> RunConfig:
         recipe = {"name": recipe["name"], "published": check_published(recipe.get("published"), f"{where}: recipe")}
     [run] = resolve_runs(sweep, catalog)
     return dataclasses.replace(run, device=device, metrics=tuple(metrics), recipe=recipe)
+
+
+def parse_loggers(values: list[str]) -> list[str]:
+    """``--log`` values, each a name or a comma-separated list, as one list without repeats."""
+    return list(dict.fromkeys(name for value in values for name in parse_list(value, "log")))
+
+
+def check_loggers(names: list[str], catalog: Catalog) -> None:
+    """Refuse an unknown logger name (naming the known ones and the nearest) or a logger that
+    cannot work here (its package missing), before any run starts."""
+    for name in names:
+        catalog.loggers.get(name).check_available()
 
 
 def check_sweep_size(sweep: SweepConfig) -> None:

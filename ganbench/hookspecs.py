@@ -104,6 +104,22 @@ def register_executors(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_loggers(register: Callable[[type], None]) -> None:
+    """Register loggers: where runs send what they record as they train (``--log NAME``).
+
+    :param register: call ``register(LoggerClass)`` for each subclass of
+        :class:`ganbench.loggers.Logger`. Each run of ``ganbench run --log NAME`` makes one
+        instance and calls ``open(run_dir, config)``; ``log_scalars(step, values)`` with the
+        losses of every step (after each read-back, every 50 steps), metrics over training
+        and the final metrics; ``log_images(step, tag, image)`` with each sample grid;
+        ``log_text(tag, text)`` with the configuration; ``close()`` at the end. A logger whose
+        method raises is warned about once and dropped for that run, which goes on unchanged.
+        ``check_available()`` may refuse, before the sweep starts, a logger whose package is
+        missing. Built in: ``tensorboard``.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``ganbench`` command line.
 

@@ -65,6 +65,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganbench.metrics.translation",
     "ganbench.executors.local",
     "ganbench.executors.ray",
+    "ganbench.loggers.tensorboard",
 )
 
 
@@ -222,6 +223,7 @@ def build_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
     from ganbench.architectures import Architecture
     from ganbench.datasets import Dataset
     from ganbench.executors import Executor
+    from ganbench.loggers import Logger
     from ganbench.metrics import Metric
     from ganbench.variants import Variant
 
@@ -232,6 +234,7 @@ def build_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
         metrics=_collect(pm, "register_metrics", Registry("metric", Metric)),
         architectures=_collect(pm, "register_architectures", Registry("architecture", Architecture)),
         executors=_collect(pm, "register_executors", Registry("executor", Executor)),
+        loggers=_collect(pm, "register_loggers", Registry("logger", Logger)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -12,8 +13,9 @@ import sys
 import time
 import traceback
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -24,6 +26,7 @@ from ganbench.catalog import Catalog
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
+from ganbench.loggers import RunLoggers
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import plugin_changes, plugin_record
 from ganbench.samples import fixed_noise, sample_labels, save_samples
@@ -171,10 +174,15 @@ def _clear(run_dir: Path) -> None:
 
 
 def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
-            command: list[str] | None = None, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+            command: list[str] | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None,
+            loggers: Sequence[str] = ()) -> dict[str, Any]:
     """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content.
 
-    ``on_step`` is called with the number of finished generator steps, for progress display.
+    ``on_step`` is called after each loss read-back with the number of finished generator
+    steps and the latest step's losses (``{"g_loss": ..., "d_loss": ...}``), for progress
+    display. ``loggers`` names loggers of ``catalog.loggers`` (``--log``) that receive the
+    losses of every step, the metrics, the sample grids and the configuration; one that raises
+    is dropped with a warning (:class:`ganbench.loggers.RunLoggers`) and the run goes on.
     One-off work done during the run (:func:`ganbench.timing.one_off_work`: a domain
     classifier trained, real statistics computed) is recorded as ``setup_time_s`` and left out
     of ``wall_clock_s``, ``cpu_time_s`` and ``eval_time_s``, so the first run of a sweep is
@@ -188,6 +196,39 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         "data_root": str(Path(data_root).resolve()) if data_root else None,
         "plugins": plugin_records(config, catalog),  # beside "config": its digest is unchanged
     })
+    logged_config = {"run_id": config.run_id, "digest": config.digest(), **config.to_dict()}
+    run_loggers = RunLoggers.open(loggers, catalog.loggers, run_dir, logged_config)
+    try:
+        if run_loggers:
+            run_loggers.log_text("config", json.dumps(logged_config, indent=2))
+        return _train_and_save(config, catalog, run_dir, run_loggers, data_root=data_root, on_step=on_step)
+    finally:
+        run_loggers.close()
+
+
+def latest_losses(rows: pd.DataFrame) -> dict[str, float]:
+    """The last row of history ``rows`` without its ``step`` and its NaN (not applicable) values."""
+    if rows.empty:
+        return {}
+    last = rows.iloc[-1].drop("step", errors="ignore")
+    return {key: float(value) for key, value in last.items() if not math.isnan(value)}
+
+
+def _log_picture(run_loggers: RunLoggers, step: int, path: Path) -> None:
+    """Send the picture saved at ``path`` to the loggers, as saved (a ``(3, H, W)`` uint8 tensor)."""
+    if run_loggers:
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(path) as picture:
+            pixels = np.asarray(picture.convert("RGB"))
+        run_loggers.log_images(step, "samples", torch.from_numpy(pixels.copy()).permute(2, 0, 1))
+
+
+def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_loggers: RunLoggers, *,
+                    data_root: Path | None, on_step: Callable[[int, dict[str, float]], None] | None
+                    ) -> dict[str, Any]:
+    """What :func:`run_one` does once the run's folder and loggers are ready."""
     started, cpu_started = time.perf_counter(), time.process_time()
     setup_started = one_off_seconds()
     dataset_cls = catalog.datasets.get(config.dataset)
@@ -202,8 +243,9 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         path = run_dir / f"samples-step{step:06d}.png"
         if translation:  # the translation loop passes its data: the pictures show fixed images
             save_translation_samples(generator, source, path)
-            return
-        save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}", labels=labels)
+        else:
+            save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}", labels=labels)
+        _log_picture(run_loggers, step, path)
 
     evaluations: list[dict[str, Any]] = []
 
@@ -212,9 +254,18 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
                                              generator=generator, history=None, data_root=data_root,
                                              over_training_only=True)
         evaluations.append({"step": step, **values})
+        run_loggers.log_scalars(step, {f"eval/{key}": value for key, value in values.items()})
+
+    def on_progress(done: int, rows: pd.DataFrame) -> None:
+        if run_loggers:
+            for row in rows.to_dict("records"):
+                step = int(row.pop("step"))
+                run_loggers.log_scalars(step, {f"loss/{key}": value for key, value in row.items()})
+        if on_step is not None:
+            on_step(done, latest_losses(rows))
 
     outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
-                        on_progress=on_step)
+                        on_progress=on_progress)
 
     eval_start, eval_setup_start = time.perf_counter(), one_off_seconds()[0]
     if translation:
@@ -229,6 +280,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         skip_reason=None if outcome.status == "finished" else f"the run diverged at step {outcome.diverged_at}",
     )
     eval_seconds = time.perf_counter() - eval_start - (one_off_seconds()[0] - eval_setup_start)
+    _log_picture(run_loggers, len(outcome.history), run_dir / SAMPLES_FILE)
+    run_loggers.log_scalars(len(outcome.history), {f"metrics/{key}": value for key, value in values.items()})
     if evaluations:
         tracked = {key for name in config.metrics if catalog.metrics.get(name).over_training
                    for key in catalog.metrics.get(name).higher_is_better}
@@ -274,10 +327,13 @@ def _check_run_folder(run_dir: Path) -> None:
                             "check the permissions of --out.")
 
 
-def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | None = None) -> RunRecord:
+def execute(task: RunTask, catalog: Catalog,
+            on_step: Callable[[int, dict[str, float]], None] | None = None) -> RunRecord:
     """Do one run under its folder's lock; an exception in it becomes a ``failed`` record with
-    its traceback. A run that another process completed while this one waited for the lock
-    comes back ``skipped``, with that process's summary.
+    its traceback. ``on_step(done, latest_losses)`` is called after each loss read-back (see
+    :func:`run_one`); the run's loggers are ``task.loggers``. A run that another process
+    completed while this one waited for the lock comes back ``skipped``, with that process's
+    summary.
 
     A :class:`GanbenchError` (a problem with the user's input, such as a missing data set) is
     raised instead, since every other run would fail the same way.
@@ -290,7 +346,7 @@ def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | No
                 return RunRecord(task.config, task.run_dir, "skipped", done.summary)
         try:
             summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
-                              command=task.command, on_step=on_step)
+                              command=task.command, on_step=on_step, loggers=task.loggers)
         except GanbenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
@@ -298,34 +354,141 @@ def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | No
     return RunRecord(task.config, task.run_dir, summary["status"], summary)
 
 
-class _RichSweepProgress:
-    """Overall progress of a sweep, and a step bar per run for executors that report steps."""
+PROGRESS_EVERY_S = 30.0  # seconds between plain progress lines when stderr is not a terminal
 
-    def __init__(self, progress: Progress, total: int) -> None:
-        self.progress = progress
-        self.sweep_task = progress.add_task("sweep", total=total)
-        self.run_tasks: dict[str, Any] = {}
+
+@dataclass
+class RunWatch:
+    """What a progress display knows of one running run: its steps, speed and latest losses."""
+
+    total: int
+    started: float  # clock reading when the run started
+    done: int = 0
+    latest: dict[str, float] = field(default_factory=dict)
+    updated: float | None = None  # clock reading of the latest report
+    first: tuple[int, float] | None = None  # (done, clock) of the first report
+
+    def update(self, done: int, latest: Mapping[str, float] | None, now: float) -> None:
+        if self.first is None:
+            self.first = (done, now)
+        self.done, self.updated = done, now
+        if latest:
+            self.latest = dict(latest)
+
+    def steps_per_s(self) -> float | None:
+        """Steps per second since the first report (before a second one: since the start,
+        which includes building the models)."""
+        if self.first is None or self.updated is None:
+            return None
+        done0, time0 = self.first
+        if self.done > done0 and self.updated > time0:
+            return (self.done - done0) / (self.updated - time0)
+        return self.done / (self.updated - self.started) if self.updated > self.started else None
+
+    def seconds_left(self) -> float | None:
+        rate = self.steps_per_s()
+        return (self.total - self.done) / rate if rate else None
+
+    def describe(self, separator: str = "  ") -> tuple[str, str, str]:
+        """``("52.1 steps/s", "38 s left", "G 0.6931  D 1.386")``, parts empty while unknown."""
+        rate, left = self.steps_per_s(), self.seconds_left()
+        losses = separator.join(f"{label} {self.latest[key]:.4g}"
+                                for label, key in (("G", "g_loss"), ("D", "d_loss")) if key in self.latest)
+        return (f"{rate:.1f} steps/s" if rate else "", f"{format_duration(left)} left" if left is not None else "",
+                losses)
+
+
+def format_duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 05 s"``, ``"2 h 04 min"``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class _RichSweepProgress:
+    """Overall progress of a sweep, and a bar per run (steps/s, time left, latest G and D loss)
+    for executors that report steps: what a terminal shows."""
+
+    def __init__(self, console: Console, total: int, done: int, quiet: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[left]}"), TextColumn("{task.fields[losses]}"),
+            console=console, disable=quiet, transient=False,
+        )
+        self.clock = clock
+        self.sweep_task = self.progress.add_task("sweep", total=total, completed=done, speed="", left="", losses="")
+        self.run_tasks: dict[str, tuple[Any, RunWatch]] = {}
+
+    def __enter__(self) -> _RichSweepProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.progress.__exit__(*exc_info)
 
     def started(self, config: RunConfig) -> None:
-        self.run_tasks[config.run_id] = self.progress.add_task(config.run_id, total=config.steps)
+        task = self.progress.add_task(config.run_id, total=config.steps, speed="", left="", losses="")
+        self.run_tasks[config.run_id] = (task, RunWatch(config.steps, self.clock()))
 
-    def step(self, config: RunConfig, done: int) -> None:
+    def step(self, config: RunConfig, done: int, latest: Mapping[str, float] | None = None) -> None:
         if config.run_id in self.run_tasks:
-            self.progress.update(self.run_tasks[config.run_id], completed=done)
+            task, watch = self.run_tasks[config.run_id]
+            watch.update(done, latest, self.clock())
+            speed, left, losses = watch.describe()
+            self.progress.update(task, completed=done, speed=speed, left=left, losses=losses)
 
     def stopped(self, config: RunConfig) -> None:
         if config.run_id in self.run_tasks:
-            self.progress.remove_task(self.run_tasks.pop(config.run_id))
+            self.progress.remove_task(self.run_tasks.pop(config.run_id)[0])
 
     def finished(self, record: RunRecord) -> None:
         self.progress.advance(self.sweep_task)
 
 
-def _progress(console: Console, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=quiet, transient=False,
-    )
+class _PlainSweepProgress:
+    """Progress as plain lines, for a stderr that is not a terminal (CI, ``nohup``, a cluster's
+    log): one line per running run every ``every_s`` seconds, and one per finished run."""
+
+    def __init__(self, console: Console, total: int, done: int, every_s: float = PROGRESS_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.total, self.done, self.every_s, self.clock = console, total, done, every_s, clock
+        self.watches: dict[str, RunWatch] = {}
+        self.printed: dict[str, float] = {}
+
+    def __enter__(self) -> _PlainSweepProgress:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        pass
+
+    def started(self, config: RunConfig) -> None:
+        now = self.clock()
+        self.watches[config.run_id] = RunWatch(config.steps, now)
+        self.printed[config.run_id] = now
+
+    def step(self, config: RunConfig, done: int, latest: Mapping[str, float] | None = None) -> None:
+        watch = self.watches.get(config.run_id)
+        if watch is None:
+            return
+        now = self.clock()
+        watch.update(done, latest, now)
+        if now - self.printed[config.run_id] >= self.every_s:
+            self.printed[config.run_id] = now
+            parts = [f"step {done}/{watch.total}", *(part for part in watch.describe(", ") if part)]
+            self.console.print(f"run {config.run_id}: {', '.join(parts)}", highlight=False, soft_wrap=True)
+
+    def stopped(self, config: RunConfig) -> None:
+        self.watches.pop(config.run_id, None)
+        self.printed.pop(config.run_id, None)
+
+    def finished(self, record: RunRecord) -> None:
+        self.done += 1
+        self.console.print(f"run {record.config.run_id} {record.status} ({self.done}/{self.total} runs done)",
+                           highlight=False, soft_wrap=True)
 
 
 def announce_data(tasks: Iterable[RunTask], catalog: Catalog, data_root: Path | None, console: Console) -> None:
@@ -344,7 +507,8 @@ def announce_data(tasks: Iterable[RunTask], catalog: Catalog, data_root: Path | 
 def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
               force: bool = False, data_root: Path | None = None, quiet: bool = False,
               console: Console | None = None, executor: Executor | None = None,
-              retries: int = 0) -> list[RunRecord]:
+              retries: int = 0, loggers: Sequence[str] = (),
+              progress_every_s: float = PROGRESS_EVERY_S) -> list[RunRecord]:
     """Run every configuration not already done in ``sweep_dir`` (all of them with ``force``).
 
     ``executor`` does the runs (default: the catalog's :data:`~ganbench.executors.DEFAULT_EXECUTOR`,
@@ -355,6 +519,10 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     (:class:`GanbenchError`, e.g. a missing data set) stops the sweep. A finished run is kept
     while its config digest matches, with one warning if a plugin it used has changed since.
     Records come back in the order of ``runs``.
+
+    Progress goes to ``console``: bars on a terminal, otherwise a plain line per running run
+    every ``progress_every_s`` seconds and one per finished run; nothing with ``quiet``. Each
+    run sends what it records to ``loggers`` (names in ``catalog.loggers``, ``--log``).
     """
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, got {retries}.")
@@ -373,11 +541,16 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
                 console.print(f"[yellow]warning:[/yellow] run {config.run_id} is kept, but {change}; "
                               "--force redoes it", highlight=False, soft_wrap=True)
         else:
-            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen))
+            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen, loggers=tuple(loggers)))
+    if records:
+        console.print(f"skipping {len(records)} finished run(s) in {sweep_dir}; --force redoes them",
+                      highlight=False, soft_wrap=True)
     announce_data(pending, catalog, data_root, console)
-    with _progress(console, quiet) as progress, executor:
-        display = _RichSweepProgress(progress, total=len(runs))
-        progress.update(display.sweep_task, completed=len(records))
+    if quiet or console.is_terminal:
+        display: Any = _RichSweepProgress(console, len(runs), len(records), quiet=quiet)
+    else:
+        display = _PlainSweepProgress(console, len(runs), len(records), every_s=progress_every_s)
+    with display, executor:
         for attempt in range(1, retries + 2):
             by_id = {task.config.run_id: task for task in pending}
             for task in pending:

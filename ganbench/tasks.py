@@ -39,6 +39,7 @@ class RunTask:
     # metrics.json as the driver saw it when it planned the run (storage.file_state): a
     # completed run whose metrics.json has changed since was done by another process.
     seen: tuple[int, int, int] | None = None
+    loggers: tuple[str, ...] = ()  # --log: the loggers the run sends what it records to
 
 
 def record_failure(task: RunTask, error: str) -> RunRecord:

@@ -259,16 +259,18 @@ class LoopOutcome:
 
 def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step: Callable[[int], Tensor], *,
              watch: Sequence[str] = ("g_loss", "d_loss"),
-             on_progress: Callable[[int], None] | None = None,
+             on_progress: Callable[[int, pd.DataFrame], None] | None = None,
              callbacks: Sequence[tuple[int, Callable[[int], None]]] = ()) -> LoopOutcome:
     """Run ``one_step(step)`` ``steps`` times and record what it returns, without a host sync per step.
 
     ``one_step`` returns one value per column as a tensor on ``device``; the values stay on the
     device and are read back every :data:`READBACK_EVERY` steps, when the ``watch`` columns are
     checked: the first non-finite one ends the run as diverged at that step. ``on_progress``
-    gets the number of steps read back so far. Each ``(every, callback)`` is called with the
-    step count every ``every`` steps (0: never; not after the last step) under a saved and
-    restored random state, and its time is not counted as training time. Columns that are NaN
+    gets the number of steps read back so far and the rows just read back (a data frame of
+    ``step`` and ``columns``, up to the diverged step). Each ``(every, callback)`` is called with
+    the step count every ``every`` steps (0: never; not after the last step) under a saved and
+    restored random state. The time of ``on_progress`` and the callbacks is not counted as
+    training time. Columns that are NaN
     throughout are dropped from the history, except the ``watch`` columns, which are always
     kept (a run that diverges at step 0 still has its losses, as NaN).
     """
@@ -286,13 +288,19 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
             chunk = buffer[read_up_to:done].cpu()
             rows.append(chunk)
             bad = ~torch.isfinite(chunk[:, watched]).all(dim=1)
-            read_up_to = done
+            first, read_up_to = read_up_to, done
             if bad.any():
-                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
+                diverged_at = int(torch.nonzero(bad)[0, 0]) + first
                 status = "diverged"
-                break
             if on_progress is not None:
-                on_progress(read_up_to)
+                began = time.perf_counter()
+                kept = chunk[: (diverged_at + 1 - first) if diverged_at is not None else None]
+                rows_read = pd.DataFrame(kept.double().numpy(), columns=list(columns))
+                rows_read.insert(0, "step", range(first, first + len(rows_read)))
+                on_progress(first + len(rows_read), rows_read)
+                callback_seconds += time.perf_counter() - began
+            if diverged_at is not None:
+                break
         for every, callback in callbacks:
             if every and done % every == 0 and not last:
                 began = time.perf_counter()
@@ -310,14 +318,14 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
 
 
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
-          on_progress: Callable[[int], None] | None = None,
+          on_progress: Callable[[int, pd.DataFrame], None] | None = None,
           on_samples: Callable[[int, nn.Module], None] | None = None,
           on_evaluate: Callable[[int, nn.Module, Dataset, DataSource], None] | None = None,
           ) -> TrainingOutcome:
     """Train one run of ``config`` and measure it.
 
-    :param on_progress: called with the number of finished generator steps after each
-        loss read-back.
+    :param on_progress: called with the number of finished generator steps and the history
+        rows just read back (a data frame) after each loss read-back.
     :param on_samples: called with (step, generator) every ``config.sample_every`` steps.
     :param on_evaluate: called with (step, generator, dataset, source) every
         ``config.eval_every`` steps.

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torchvision.utils import save_image
@@ -101,7 +102,7 @@ def translator_step(variant: TranslationVariant, translators: Translators, criti
 
 
 def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
-                      on_progress: Callable[[int], None] | None = None,
+                      on_progress: Callable[[int, pd.DataFrame], None] | None = None,
                       on_samples: Callable[[int, nn.Module, TwoDomainSource], None] | None = None,
                       on_evaluate: Callable[[int, nn.Module, object, TwoDomainSource], None] | None = None,
                       ) -> TrainingOutcome:

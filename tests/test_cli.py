@@ -141,7 +141,7 @@ def _tables(text: str) -> dict[str, list[str]]:
     """The lines of each titled table in ``text`` (the output of ``ganbench list``), by title."""
     tables: dict[str, list[str]] = {}
     for line in text.splitlines():
-        if line.strip() in ("variants", "datasets", "metrics", "architectures", "executors"):
+        if line.strip() in ("variants", "datasets", "metrics", "architectures", "executors", "loggers"):
             title = line.strip()
         tables.setdefault(title, []).append(line)
     return tables
@@ -152,7 +152,7 @@ def test_list_prints_aligned_tables_with_each_kinds_facts():
     assert result.exit_code == 0, result.output
     assert not any(text in result.stdout for text in ("{'", "['", "=[", "True", "None"))  # no Python reprs
     tables = _tables(result.stdout)
-    assert list(tables) == ["variants", "datasets", "metrics", "architectures", "executors"]
+    assert list(tables) == ["variants", "datasets", "metrics", "architectures", "executors", "loggers"]
     rows = {}
     for kind, lines in tables.items():
         body = [line for line in lines if line.startswith("│")]
@@ -170,6 +170,7 @@ def test_list_prints_aligned_tables_with_each_kinds_facts():
     assert "ring-8" in architectures["mlp"][2] and "cifar10" in architectures["mlp"][3]
     assert architectures["stylegan"][2] == "–" and "fashion-mnist" in architectures["stylegan"][3]
     assert rows["executors"]["local"][1] == "ganbench.executors.local"
+    assert rows["loggers"]["tensorboard"][1] == "ganbench.loggers.tensorboard"
 
 
 def test_list_json_keeps_its_keys_and_adds_each_kinds_facts():
@@ -183,7 +184,7 @@ def test_list_json_keeps_its_keys_and_adds_each_kinds_facts():
     mlp = next(row for row in listing["architectures"] if row["name"] == "mlp")
     assert {"ring-8", "fashion-mnist"} <= set(mlp["fits"]["auto"]) and "cifar10" in mlp["fits"]["named"]
     assert "folder" not in mlp["fits"]["auto"] + mlp["fits"]["named"]
-    assert set(listing) == {"variants", "datasets", "metrics", "architectures", "executors"}
+    assert set(listing) == {"variants", "datasets", "metrics", "architectures", "executors", "loggers"}
 
 
 def test_table_cells_are_plain_text_not_rich_markup():

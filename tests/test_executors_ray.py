@@ -124,6 +124,39 @@ def test_ray_results_equal_the_local_executors_bit_for_bit(tmp_path, ray_instanc
         assert ray_env["ganbench"] == local_env["ganbench"]
 
 
+class RecordingProgress:
+    def __init__(self):
+        self.events = []
+
+    def started(self, config):
+        self.events.append(("started", config.variant, None, None))
+
+    def step(self, config, done, latest=None):
+        self.events.append(("step", config.variant, done, latest))
+
+    def stopped(self, config):
+        self.events.append(("stopped", config.variant, None, None))
+
+
+def test_workers_report_steps_and_latest_losses_and_their_loggers_write(tmp_path, ray_instance, catalog):
+    from ganbench.runner import RunTask
+
+    runs = plan(catalog, ["vanilla", "test-crash"], steps=60)
+    tasks = [RunTask(c, tmp_path / c.run_id, loggers=("tensorboard",)) for c in runs]
+    progress = RecordingProgress()
+    with RayExecutor() as executor:
+        records = {r.config.variant: r for r in executor.run(tasks, catalog, progress)}
+    assert records["vanilla"].status == "finished" and records["test-crash"].status == "failed"
+    vanilla = [(kind, done) for kind, variant, done, _ in progress.events if variant == "vanilla"]
+    assert vanilla == [("started", None), ("step", 50), ("step", 60), ("stopped", None)]
+    history = pd.read_csv(records["vanilla"].run_dir / "history.csv")
+    [last] = [latest for kind, variant, done, latest in progress.events if done == 60]
+    assert last["g_loss"] == history["g_loss"].iloc[-1] and last["d_loss"] == history["d_loss"].iloc[-1]
+    crashed = [kind for kind, variant, _, _ in progress.events if variant == "test-crash"]
+    assert crashed == ["started", "stopped"]  # a dead worker's run is stopped too
+    assert list((records["vanilla"].run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
 def test_a_run_that_raises_or_kills_its_worker_is_isolated(tmp_path, ray_instance, catalog):
     runs = plan(catalog, ["vanilla", "test-explode", "test-crash", "wgan"])
     records = run_sweep(runs, catalog, tmp_path, quiet=True, executor=RayExecutor())

@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "ganbench.values": 1, "ganbench.seeding": 1, "ganbench.timing": 1, "ganbench.memory": 1,
     # 2. the kinds of things plugins provide, and the catalog of them
     "ganbench.datasets": 2, "ganbench.variants": 2, "ganbench.architectures": 2,
-    "ganbench.features": 2, "ganbench.metrics": 2, "ganbench.catalog": 2,
+    "ganbench.features": 2, "ganbench.metrics": 2, "ganbench.loggers": 2, "ganbench.catalog": 2,
     "ganbench": 2,  # the package root re-exports the base classes
     # 3. settings: they take a catalog, never the plugin manager
     "ganbench.options": 3, "ganbench.recipes": 3, "ganbench.config": 3,

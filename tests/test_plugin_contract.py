@@ -4,6 +4,7 @@ every hook and public base-class member is documented (docstring and guide)."""
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import types
 import sys
@@ -26,6 +27,7 @@ from ganbench.config import SweepConfig, TrainSettings, rebuild_dataset, resolve
 from ganbench.docs import hook_specs
 from ganbench.errors import UsageError
 from ganbench.executors import Executor
+from ganbench.loggers import Logger
 from ganbench.plugins import PluginLoadWarning, build_catalog, create_plugin_manager
 from ganbench.runner import RunTask, run_one, run_sweep
 from ganbench.storage import read_json
@@ -34,7 +36,7 @@ from ganbench.training import build_models, train
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "writing-plugins.md").read_text()
 EXAMPLE = re.compile(r"<!-- example: (?P<name>[\w-]+) -->\n```python\n(?P<code>.*?)```\n", re.S)
-EXTENSION_POINTS = ("variant", "dataset", "metric", "architecture", "executor", "command")
+EXTENSION_POINTS = ("variant", "dataset", "metric", "architecture", "executor", "command", "logger")
 
 
 def example_code(name: str) -> str:
@@ -181,7 +183,7 @@ def test_executor_example_runs_the_shortest_first(catalog_with, tmp_path):
         def started(self, config):
             order.append(config.steps)
 
-        def step(self, config, done):
+        def step(self, config, done, latest=None):
             pass
 
         def stopped(self, config):
@@ -208,11 +210,26 @@ def test_command_example_counts_runs(catalog_with, tmp_path):
     assert missing.exit_code == 2 and "is not a folder" in missing.output
 
 
+def test_logger_example_writes_every_loss_of_the_history(catalog_with, tmp_path):
+    module, catalog = catalog_with("logger")
+    assert catalog.loggers.plugin_of("jsonl") == "guide-logger"
+    (config,) = tiny_sweep(catalog, steps=60, eval_every=30)
+    summary = run_one(config, catalog, tmp_path / "run", loggers=["jsonl"])
+    lines = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").read_text().splitlines()]
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    g_loss = [(line["step"], line["value"]) for line in lines if line["tag"] == "loss/g_loss"]
+    assert g_loss == list(zip(history["step"], history["g_loss"]))  # every step, as recorded
+    assert {line["run"] for line in lines} == {config.run_id}
+    assert {line["step"] for line in lines if line["tag"].startswith("eval/")} == {30}
+    finals = {line["tag"]: line["value"] for line in lines if line["tag"].startswith("metrics/")}
+    assert finals == {f"metrics/{k}": v for k, v in summary["metrics"].items() if v == v}
+
+
 # --- every hook and public base-class member is documented ---------------------------------
 
 BASES = (ganbench.Variant, ganbench.VariantParams, ganbench.Dataset, ganbench.DataSource,
          ganbench.TensorSource, ganbench.Metric, ganbench.EvaluationContext, ganbench.Architecture,
-         ganbench.ArchSpec, Executor)
+         ganbench.ArchSpec, Executor, Logger)
 
 
 def public_members(cls: type) -> dict[str, object]:

@@ -13,7 +13,7 @@ which call the runner, sit above it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 from ganbench.catalog import Catalog
 from ganbench.errors import GanbenchError, UsageError, describe_hook_failure
@@ -31,8 +31,9 @@ class SweepProgress(Protocol):
     def started(self, config: RunConfig) -> None:
         """A run began (executors that cannot tell when a remote run begins need not call it)."""
 
-    def step(self, config: RunConfig, done: int) -> None:
-        """A started run finished ``done`` generator steps."""
+    def step(self, config: RunConfig, done: int, latest: Mapping[str, float] | None = None) -> None:
+        """A started run finished ``done`` generator steps; ``latest`` holds the losses of its
+        latest step (``g_loss``, ``d_loss``, ...) when the executor knows them."""
 
     def stopped(self, config: RunConfig) -> None:
         """A started run ended, however it ended."""
@@ -44,7 +45,7 @@ class NoProgress:
     def started(self, config: RunConfig) -> None:
         pass
 
-    def step(self, config: RunConfig, done: int) -> None:
+    def step(self, config: RunConfig, done: int, latest: Mapping[str, float] | None = None) -> None:
         pass
 
     def stopped(self, config: RunConfig) -> None:

@@ -33,7 +33,7 @@ class LocalExecutor(Executor):
             try:
                 with torch_threads(self.options.cpus_per_run):
                     record = runner.execute(task, catalog,
-                                            on_step=lambda done, c=task.config: progress.step(c, done))
+                                            on_step=lambda done, latest, c=task.config: progress.step(c, done, latest))
             finally:
                 progress.stopped(task.config)
             yield record

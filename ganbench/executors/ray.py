@@ -7,6 +7,8 @@ for one GPU when the run's device is CUDA, so Ray runs as many at once as the cl
 A run that raises comes back as a failed record with its traceback; a worker that dies (a
 segfault, ``os._exit``, the out-of-memory killer, a lost node) is recorded as failed with
 Ray's error. Ray itself never retries a run (``max_retries=0``): ``--retries`` does.
+Workers report their progress (steps done, latest losses) through a Ray queue that the driver
+reads while it waits for results; progress is best effort and never fails a run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from ganbench.catalog import Catalog
 
 CONNECT_TIMEOUT_S = 10.0  # how long --ray-address may take to answer
+PROGRESS_POLL_S = 0.5  # how often the driver reads the workers' progress reports
 INSTALL_HINT = "install it with: pip install 'ganbench[ray]' (or pip install 'ray>=2.9')"
 
 
@@ -39,18 +42,44 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_in_worker(task: RunTask, catalog: Catalog, threads: int) -> RunRecord | GanbenchError:
+def _run_in_worker(task: RunTask, catalog: Catalog, threads: int, events: Any = None) -> RunRecord | GanbenchError:
     """The Ray task: one run with ``threads`` torch threads. A user error is returned, not raised,
-    so that the driver can raise it as it is."""
+    so that the driver can raise it as it is. Progress goes to the queue ``events`` as
+    ``(run_id, done, latest losses)``, ``done`` None when the run starts."""
     import torch
 
     from ganbench import runner  # here, not at the top: loading the plugin does not load the training stack
 
+    def report(done: int | None, latest: dict[str, float] | None = None) -> None:
+        try:
+            events.put_nowait((task.config.run_id, done, latest))
+        except Exception:  # noqa: BLE001 - progress is best effort: a lost report must not fail the run
+            pass
+
     torch.set_num_threads(threads)
+    if events is not None:
+        report(None)
     try:
-        return runner.execute(task, catalog)
+        return runner.execute(task, catalog, on_step=report if events is not None else None)
     except GanbenchError as exc:
         return exc
+
+
+def _relay_progress(events: Any, tasks: dict[str, RunTask], started: set[str], progress: SweepProgress) -> None:
+    """Pass the workers' reports waiting in ``events`` on to ``progress``."""
+    try:
+        reports = events.get_nowait_batch(events.qsize())
+    except Exception:  # noqa: BLE001 - progress is best effort: the runs go on without it
+        return
+    for run_id, done, latest in reports:
+        task = tasks.get(run_id)
+        if task is None:
+            continue
+        if done is None:
+            started.add(run_id)
+            progress.started(task.config)
+        elif run_id in started:
+            progress.step(task.config, done, latest)
 
 
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
@@ -120,16 +149,32 @@ class RayExecutor(Executor):
         ray = self._ray
         remote = ray.remote(_run_in_worker)
         catalog_ref = ray.put(catalog)
+        events = None
+        if progress is not None:
+            from ray.util.queue import Queue
+
+            events = Queue(actor_options={"num_cpus": 0})
+        by_id = {task.config.run_id: task for task in tasks}
+        started: set[str] = set()
         pending = {}
         for task in tasks:
             gpus = 1 if task.config.device.startswith("cuda") else 0
             ref = remote.options(num_cpus=self.threads_per_run, num_gpus=gpus, max_retries=0,
-                                 name=f"ganbench:{task.config.run_id}").remote(task, catalog_ref, self.threads_per_run)
+                                 name=f"ganbench:{task.config.run_id}").remote(
+                task, catalog_ref, self.threads_per_run, events)
             pending[ref] = task
         try:
             while pending:
-                [ref], _ = ray.wait(list(pending), num_returns=1)
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=None if events is None else PROGRESS_POLL_S)
+                if events is not None:
+                    _relay_progress(events, by_id, started, progress)
+                if not ready:
+                    continue
+                ref = ready[0]
                 task = pending.pop(ref)
+                if task.config.run_id in started:
+                    started.discard(task.config.run_id)
+                    progress.stopped(task.config)
                 try:
                     outcome = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # the worker died, or Ray lost the task
@@ -143,6 +188,8 @@ class RayExecutor(Executor):
         finally:
             for ref in pending:  # an error or an interrupted driver: stop what is still running
                 ray.cancel(ref, force=True)
+            if events is not None:
+                events.shutdown()
 
 
 @hookimpl
