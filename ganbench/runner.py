@@ -376,6 +376,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
             pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen))
     announce_data(pending, catalog, data_root, console)
     with _progress(console, quiet) as progress, executor:
+        if pending and (setup := executor.describe_setup()):
+            console.print(setup, highlight=False, soft_wrap=True)
         display = _RichSweepProgress(progress, total=len(runs))
         progress.update(display.sweep_task, completed=len(records))
         for attempt in range(1, retries + 2):
