@@ -2,13 +2,13 @@
 
 Run with ``python -m pytest benchmarks/test_training_speed.py --benchmark-enable -s``. For
 ``vanilla`` and ``wgan-gp`` on the course's MLP with Fashion-MNIST-shaped data (random uint8
-images held in memory, batch 128) it trains one run through :func:`ganbench.training.train`
-(the whole harness: options, timers, history, divergence checks), then the same networks,
-built by the same architecture from the same seed, in a plain PyTorch loop of the kind a
-course notebook has (per-batch losses read back with ``.item()``). Both are timed in the same
-process, one after the other, on the same thread count; ``extra_info`` and the printed line
-give both steps/s and their ratio (harness / hand-written).
-"""
+images held in memory, batch 128) it trains through :func:`ganbench.training.train` (the whole
+harness: options, timers, history, divergence checks), and the same networks, built by the same
+architecture from the same seed, in a plain PyTorch loop of the kind a course notebook has
+(``torch.optim.Adam`` with the variant's settings, per-batch losses read back with ``.item()``).
+Both run in the same process on :data:`THREADS` thread, alternately (each goes first in turn),
+:data:`REPEATS` times; ``extra_info`` and the printed line give every pair's steps/s, the
+medians, their ratio (harness / hand-written) and the 1-minute load average before and after."""
 
 from __future__ import annotations
 
