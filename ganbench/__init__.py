@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ganbench.hookspecs import hookimpl
+from ganbench.threads import request_passive_waits
+
+request_passive_waits()  # before anything below loads torch (and OpenMP): see ganbench.threads
+
+from ganbench.hookspecs import hookimpl  # noqa: E402
 
 try:
     __version__ = version("ganbench")

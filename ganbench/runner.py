@@ -551,6 +551,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     else:
         display = _PlainSweepProgress(console, len(runs), len(records), every_s=progress_every_s)
     with display, executor:
+        if pending and (setup := executor.describe_setup()):
+            console.print(setup, highlight=False, soft_wrap=True)
         for attempt in range(1, retries + 2):
             by_id = {task.config.run_id: task for task in pending}
             for task in pending:

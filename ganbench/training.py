@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.catalog import Catalog
@@ -127,35 +128,85 @@ def build_models(config: RunConfig, catalog: Catalog, variant: Variant, dataset:
     return Models(generator, critic, opt_g, opt_d)
 
 
+# Layers whose output for a sample depends on that sample alone, with no side effect per call
+# (unlike batch norm's batch statistics and running averages, minibatch std, dropout's draws).
+PER_SAMPLE_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.Sequential, nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.LayerNorm, nn.GroupNorm, nn.Flatten,
+    nn.Unflatten, nn.Identity, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid,
+    nn.Softplus, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d,
+)
+
+
+def scores_each_sample_alone(critic: nn.Module) -> bool:
+    """Whether scoring two batches together gives each sample the score it gets alone: every
+    module of ``critic`` is exactly one of :data:`PER_SAMPLE_LAYERS` (not a subclass, which
+    may change ``forward``), without hooks or parametrisations (spectral norm's power
+    iteration runs once per call)."""
+    return all(type(module) in PER_SAMPLE_LAYERS and not module._forward_hooks
+               and not module._forward_pre_hooks and not parametrize.is_parametrized(module)
+               for module in critic.modules())
+
+
+@dataclass
+class CriticBatch:
+    """The batches of one critic step: real samples (and their labels, for a conditional
+    variant) and generated ones. ``fake`` keeps the generator's graph when the generator step
+    reuses it (:func:`draw_batch` with ``for_generator``)."""
+
+    real: Tensor
+    labels: Tensor | None
+    fake: Tensor
+
+
+def draw_batch(variant: Variant, models: Models, source: DataSource, settings: StepSettings,
+               for_generator: bool = False) -> CriticBatch:
+    """A real batch and a generated batch of the same size (with the real batch's labels).
+
+    With ``for_generator`` the generator's forward pass keeps its graph, so that the
+    generator step after this critic step can backpropagate through the same samples instead
+    of generating new ones: the generator's forward is done once per step, not twice.
+    """
+    real, labels = _real_batch(variant, source, settings.batch_size)
+    noise = torch.randn(settings.batch_size, settings.latent_dim, device=real.device)
+    with torch.set_grad_enabled(for_generator):
+        fake = models.generator(noise) if labels is None else models.generator(noise, labels)
+    return CriticBatch(real, labels, fake)
+
+
 def critic_step(variant: Variant, models: Models, source: DataSource, settings: StepSettings,
-                timer: PhaseTimer, use_penalty: bool = True
+                timer: PhaseTimer, use_penalty: bool = True, batch: CriticBatch | None = None,
                 ) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
-    """One critic update. The penalty's forward and double backward are timed as ``penalty``.
+    """One critic update on ``batch`` (default: a fresh :func:`draw_batch`). The penalty's
+    forward and double backward are timed as ``penalty``.
 
     The adversarial loss and the penalty are backpropagated separately so that the penalty's
     share of the time can be measured; their gradients add up exactly as for their sum.
     With instance noise, the critic (and its penalty) see the noisy real and fake batches.
     """
-    real, labels = _real_batch(variant, source, settings.batch_size)
-    noise = torch.randn(settings.batch_size, settings.latent_dim, device=real.device)
-    with torch.no_grad():
-        fake = models.generator(noise) if labels is None else models.generator(noise, labels)
-    real, fake = _with_noise(real, settings.noise_std), _with_noise(fake, settings.noise_std)
+    batch = batch or draw_batch(variant, models, source, settings)
+    labels = batch.labels
+    real, fake = _with_noise(batch.real, settings.noise_std), _with_noise(batch.fake.detach(), settings.noise_std)
     critic = models.critic if labels is None else LabelledCritic(models.critic, labels)
-    real_scores = critic(real)
-    fake_scores = critic(fake)
+    if labels is None and scores_each_sample_alone(models.critic):
+        # one forward (and one backward) over both batches: larger matrix products, fewer calls
+        real_scores, fake_scores = critic(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
+    else:  # batch statistics (batch norm, minibatch std): each batch on its own, as the variant expects
+        real_scores = critic(real)
+        fake_scores = critic(fake)
     if settings.real_target != 1.0:
         loss = variant.discriminator_loss(real_scores, fake_scores, real_target=settings.real_target)
     else:
         loss = variant.discriminator_loss(real_scores, fake_scores)
     models.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
+    weights = [p for group in models.opt_d.param_groups for p in group["params"] if p.requires_grad]
+    loss.backward(inputs=weights)
     penalty = None
     if use_penalty:
         with timer.phase("penalty"):
             penalty = variant.penalty(critic, real, fake)
             if penalty is not None:
-                penalty.backward()
+                # only the critic's weights: not the gradient of the interpolates the penalty made
+                penalty.backward(inputs=weights)
     models.opt_d.step()
     variant.after_critic_step(models.critic)
     return loss.detach(), None if penalty is None else penalty.detach(), real_scores.detach(), fake_scores.detach()
@@ -179,16 +230,24 @@ def lookahead_critic(variant: Variant, models: Models, source: DataSource, setti
 
 
 def generator_step(variant: Variant, models: Models, source: DataSource, settings: StepSettings,
-                   device: torch.device, unrolled_steps: int = 0) -> Tensor:
-    """One generator update, against a :func:`lookahead_critic` when ``unrolled_steps`` > 0."""
+                   device: torch.device, unrolled_steps: int = 0, batch: CriticBatch | None = None) -> Tensor:
+    """One generator update, against a :func:`lookahead_critic` when ``unrolled_steps`` > 0.
+
+    ``batch``, the last critic step's (drawn ``for_generator``), supplies the generated
+    samples, with their graph, and their labels (and the real batch when the variant's loss
+    needs one); without it the step draws its own.
+    """
     critic = models.critic
     if unrolled_steps:
         critic = lookahead_critic(variant, models, source, settings, unrolled_steps)
     critic.requires_grad_(False)  # no critic gradients are needed for G's update
-    real, labels = _real_batch(variant, source, settings.batch_size) if variant.conditional else (None, None)
+    if batch is not None:
+        real, labels, fake = batch.real, batch.labels, batch.fake
+    else:
+        real, labels = _real_batch(variant, source, settings.batch_size) if variant.conditional else (None, None)
+        noise = torch.randn(settings.batch_size, settings.latent_dim, device=device)
+        fake = models.generator(noise) if labels is None else models.generator(noise, labels)
     scorer = critic if labels is None else LabelledCritic(critic, labels)
-    noise = torch.randn(settings.batch_size, settings.latent_dim, device=device)
-    fake = models.generator(noise) if labels is None else models.generator(noise, labels)
     fake_scores = scorer(_with_noise(fake, settings.noise_std))
     real_scores = None
     if variant.generator_uses_real:
@@ -344,11 +403,13 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     def one_step(step: int) -> Tensor:
         settings = StepSettings.at(config, step)
         with timer.phase("critic"):
-            for _ in range(variant.n_critic):
+            for i in range(variant.n_critic):
+                # the last critic step's generated batch, with its graph, serves the generator step
+                batch = draw_batch(variant, models, source, settings, for_generator=i == variant.n_critic - 1)
                 d_loss, penalty, real_scores, fake_scores = critic_step(
-                    variant, models, source, settings, timer)
+                    variant, models, source, settings, timer, batch=batch)
         with timer.phase("generator"):
-            g_loss = generator_step(variant, models, source, settings, device, unrolled_steps)
+            g_loss = generator_step(variant, models, source, settings, device, unrolled_steps, batch=batch)
         return torch.stack([g_loss, d_loss, nan if penalty is None else penalty,
                             *critic_diagnostics(variant, real_scores, fake_scores, nan)])
 

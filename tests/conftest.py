@@ -32,6 +32,11 @@ def isolated_environment(tmp_path_factory, monkeypatch):
 
     features._inception.cache_clear()
     features._domain.cache_clear()
+    # The local executor's thread count must not depend on the machine's load (results depend
+    # on it), and sampling the load would add half a second to every sweep.
+    from ganbench import threads
+
+    monkeypatch.setattr(threads, "busy_cpus_elsewhere", lambda: 0.0)
     torch.use_deterministic_algorithms(False)
 
 

@@ -84,6 +84,12 @@ class Executor:
     def close(self) -> None:
         """Release what :meth:`open` acquired."""
 
+    def describe_setup(self) -> str | None:
+        """One line that the sweep prints once, after :meth:`open` and before the runs, when it
+        has runs to do: a choice the executor made for all of them (``local``: the torch thread
+        count), or ``None``."""
+        return None
+
     def run(self, tasks: Sequence[RunTask], catalog: Catalog,
             progress: SweepProgress | None = None) -> Iterator[RunRecord]:
         """Do every task; yield each run's record as it completes.

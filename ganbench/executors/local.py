@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from ganbench.executors import Executor, NoProgress, SweepProgress
 from ganbench.hookspecs import hookimpl
 from ganbench.seeding import torch_threads
+from ganbench.threads import ThreadChoice, choose_threads
 
 if TYPE_CHECKING:
     from ganbench.catalog import Catalog
@@ -20,8 +21,28 @@ if TYPE_CHECKING:
 
 
 class LocalExecutor(Executor):
+    """Runs in this process with the torch thread count of :mod:`ganbench.threads`' policy
+    (chosen once per executor, i.e. per sweep: its runs are comparable), or ``--cpus-per-run``."""
+
     name = "local"
-    description = "In this process, one run after another (default); --cpus-per-run sets torch threads."
+    description = ("In this process, one run after another (default); torch threads from the free CPUs, "
+                   "or --cpus-per-run.")
+
+    def __init__(self, options=None) -> None:
+        super().__init__(options)
+        self._threads: ThreadChoice | None = None
+
+    @property
+    def thread_choice(self) -> ThreadChoice:
+        """The torch thread count of every run, chosen on first use."""
+        if self._threads is None:
+            import torch
+
+            self._threads = choose_threads(self.options.cpus_per_run, torch.get_num_threads())
+        return self._threads
+
+    def describe_setup(self) -> str:
+        return self.thread_choice.describe()
 
     def run(self, tasks: Sequence[RunTask], catalog: Catalog,
             progress: SweepProgress | None = None) -> Iterator[RunRecord]:
@@ -31,7 +52,7 @@ class LocalExecutor(Executor):
         for task in tasks:
             progress.started(task.config)
             try:
-                with torch_threads(self.options.cpus_per_run):
+                with torch_threads(self.thread_choice.count):
                     record = runner.execute(task, catalog,
                                             on_step=lambda done, latest, c=task.config: progress.step(c, done, latest))
             finally:
