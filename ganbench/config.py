@@ -74,6 +74,7 @@ class SweepConfig:
     resolution: int | None = None  # for data sets made from files (folder:PATH, array:FILE)
     named_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # [datasets.NAME] tables
     max_runs: int = DEFAULT_MAX_RUNS  # refuse larger sweeps before building their run list
+    spaces: dict[str, dict[str, str]] = field(default_factory=dict)  # [search.VARIANT]: ganbench search
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,9 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         [options]                     # any field of ganbench.options.TrainingOptions
         real_target = 0.9
 
+        [search.wgan-gp]              # ganbench search: replace a field's search space
+        lr_g = "loguniform(1e-5, 1e-3)"
+
     ``resolution = 32`` sets the side of the images of data sets made from files. Instead of a
     ``datasets`` list, tables name such data sets (then the sweep's data sets, unless
     ``--datasets`` says otherwise)::
@@ -299,7 +303,7 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         raise UsageError(f"config file {path} cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
-    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution"}
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution", "search"}
     for key in data:
         if key not in known:
             raise _unknown_field(str(path), key, sorted(known))
@@ -320,7 +324,7 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         seeds = data["seeds"]
         sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds),
                                   sweep.max_runs)
-    for table in ("train", "options", "params"):
+    for table in ("train", "options", "params", "search"):
         if not isinstance(data.get(table, {}), dict):
             raise UsageError(f"{path}: {table} must be a table ([{table}] followed by FIELD = VALUE lines), "
                              f"got {data[table]!r}.")
@@ -333,6 +337,11 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
             raise UsageError(f"{path}: [params.{variant}] must be a table of FIELD = VALUE.")
         for name, value in params.items():
             apply_setting(sweep, f"{variant}.{name}", value, catalog)
+    for variant, spaces in data.get("search", {}).items():  # ganbench search's spaces, read there
+        if not isinstance(spaces, dict) or not all(isinstance(v, str) for v in spaces.values()):
+            raise UsageError(f'{path}: [search.{variant}] must be a table of FIELD = "SPACE" lines, '
+                             f'e.g. lr_g = "loguniform(1e-5, 1e-3)".')
+        sweep.spaces.setdefault(variant, {}).update(spaces)
 
 
 def _named_datasets(path: Path, tables: dict[str, Any]) -> dict[str, dict[str, Any]]:
