@@ -520,14 +520,17 @@ def _table(columns: list[str], rows: list[list[str]]) -> Table:
 
 
 def _variant_facts(obj: type[Variant]) -> dict[str, Any]:
-    """A variant's task, whether it is conditional, and the hyperparameters of its own (those
-    beyond :class:`~ganbench.variants.VariantParams`), with their defaults."""
+    """A variant's task, whether it is conditional, the hyperparameters of its own (those
+    beyond :class:`~ganbench.variants.VariantParams`), with their defaults, and its declared
+    search space (``ganbench search``)."""
+    from ganbench.spaces import declared_spaces
     from ganbench.variants import VariantParams
 
     params = dataclasses.asdict(obj.Params())
     common = {f.name for f in dataclasses.fields(VariantParams)}
     return {"task": obj.task, "conditional": obj.conditional,
-            "hyperparameters": {k: v for k, v in params.items() if k not in common}}
+            "hyperparameters": {k: v for k, v in params.items() if k not in common},
+            "search_space": {k: str(v) for k, v in declared_spaces(obj.Params).items()}}
 
 
 def _architecture_fits(obj: type[Architecture], datasets: Registry) -> dict[str, list[str]]:
@@ -584,15 +587,17 @@ def _print_listing(kind: str, rows: list[dict[str, Any]]) -> None:
     """Print the readable form of ``list KIND``: name, plugin, the kind's key facts, description."""
     caption = None
     if kind == "variants":
-        columns = ["name", "plugin", "n_critic", "optimiser", "own hyperparameters", "description"]
+        columns = ["name", "plugin", "n_critic", "optimiser", "own hyperparameters", "search space", "description"]
         cells = []
         for row in rows:
             d = row["defaults"]
             optimiser = f"{d['optimizer']}, lr_g={d['lr_g']:g}, lr_d={d['lr_d']:g}"
             if d["optimizer"] == "adam":
                 optimiser += f", betas=({d['beta1']:g}, {d['beta2']:g})"
-            cells.append([str(d["n_critic"]), optimiser, _settings(row["hyperparameters"])])
-        caption = "Change any of them with --set VARIANT.FIELD=VALUE."
+            cells.append([str(d["n_critic"]), optimiser, _settings(row["hyperparameters"]),
+                          _settings(row["search_space"])])
+        caption = ("Change any of them with --set VARIANT.FIELD=VALUE; `ganbench search` draws from the search "
+                   "space, --space VARIANT.FIELD=SPACE replaces one.")
     elif kind == "datasets":
         columns = ["name", "plugin", "kind", "shape", "classes", "batch size", "description"]
         cells = [[d["kind"], "×".join(map(str, d["shape"])) if isinstance(d["shape"], list) else d["shape"],
