@@ -325,6 +325,8 @@ def search(
     sampler: Annotated[str, typer.Option(help="Optuna sampler: random, qmc (scrambled Sobol) or tpe.")] = "tpe",
     seed: Annotated[int, typer.Option(help="Seed of the sampler and the training seed of every trial.")] = 0,
     final_seeds: Annotated[int, typer.Option(help="Re-run each variant's best configuration with K fresh seeds (seed+1..seed+K) and rank those.")] = 0,
+    eval_every: Annotated[Optional[int], typer.Option(help="Compute the metrics over training every N steps (what --pruner judges).")] = None,
+    pruner: Annotated[Optional[str], typer.Option(help="Stop weak trials early: median or asha (needs --eval-every).")] = None,
     space: Annotated[Optional[list[str]], typer.Option("--space", help="Replace a search space: VARIANT.FIELD=loguniform(1e-5,1e-3), uniform(A,B), int(A,B), logint(A,B) or choice(A,B,...) (repeatable).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Fix a setting for every trial: VARIANT.FIELD=VALUE (taken out of the space), train.FIELD=VALUE or options.FIELD=VALUE.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Generator steps per run. [default: 2000]")] = None,
@@ -351,7 +353,8 @@ def search(
 
     sweep_dir = out / sweep
     try:
-        settings = SearchSettings(budget=budget, objective=objective, sampler=sampler, seed=seed, final_seeds=final_seeds)
+        settings = SearchSettings(budget=budget, objective=objective, sampler=sampler, seed=seed, final_seeds=final_seeds,
+                                  pruner=pruner)
         settings.validate()
         catalog = build_catalog()
         sweep_config = cfg.SweepConfig()
@@ -362,7 +365,8 @@ def search(
             sweep_config.datasets = cfg.parse_list(datasets, "datasets")
         if metrics is not None:
             sweep_config.metrics = cfg.parse_list(metrics, "metrics")
-        flags = {"steps": steps, "batch_size": batch_size, "arch": arch, "device": device, "eval_samples": eval_samples}
+        flags = {"steps": steps, "batch_size": batch_size, "arch": arch, "device": device, "eval_samples": eval_samples,
+                 "eval_every": eval_every}
         for name, value in flags.items():
             if value is not None:
                 cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)
@@ -393,7 +397,8 @@ def search(
     if as_json:
         print(json.dumps(result.record, indent=2))
     else:
-        rows = [[s["variant"], s["dataset"], str(len(s["trials"])), f"{s['diverged_share']:.0%}",
+        rows = [[s["variant"], s["dataset"], str(len(s["trials"])) + (f" ({s['pruned']} pruned)" if s["pruned"] else ""),
+                 f"{s['diverged_share']:.0%}",
                  "–" if s["best"] is None else f"{s['best']['value']:.4g}",
                  "defaults (no space)" if s["no_space"] else
                  ("–" if s["best"] is None else _settings({k: f"{v:.3g}" if isinstance(v, float) else v

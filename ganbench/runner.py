@@ -171,8 +171,13 @@ def _clear(run_dir: Path) -> None:
 
 
 def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
-            command: list[str] | None = None, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+            command: list[str] | None = None, on_step: Callable[[int], None] | None = None,
+            stop_rule: Callable[[int, dict[str, float]], bool] | None = None) -> dict[str, Any]:
     """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content.
+
+    ``stop_rule`` (``ganbench search``'s pruning) gets each evaluation over training
+    (``config.eval_every``); when it returns ``True`` the run ends there with status ``pruned``
+    and is evaluated and saved as it is.
 
     ``on_step`` is called with the number of finished generator steps, for progress display.
     One-off work done during the run (:func:`ganbench.timing.one_off_work`: a domain
@@ -207,11 +212,12 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
 
     evaluations: list[dict[str, Any]] = []
 
-    def on_evaluate(step: int, generator, dataset, source) -> None:
+    def on_evaluate(step: int, generator, dataset, source) -> bool:
         values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
                                              generator=generator, history=None, data_root=data_root,
                                              over_training_only=True)
         evaluations.append({"step": step, **values})
+        return stop_rule is not None and stop_rule(step, values)
 
     outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
                         on_progress=on_step)
@@ -226,7 +232,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     values, errors, details = evaluate(
         config, catalog, dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
         history=outcome.history, data_root=data_root,
-        skip_reason=None if outcome.status == "finished" else f"the run diverged at step {outcome.diverged_at}",
+        skip_reason=f"the run diverged at step {outcome.diverged_at}" if outcome.status == "diverged" else None,
     )
     eval_seconds = time.perf_counter() - eval_start - (one_off_seconds()[0] - eval_setup_start)
     if evaluations:
@@ -290,7 +296,7 @@ def execute(task: RunTask, catalog: Catalog, on_step: Callable[[int], None] | No
                 return RunRecord(task.config, task.run_dir, "skipped", done.summary)
         try:
             summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
-                              command=task.command, on_step=on_step)
+                              command=task.command, on_step=on_step, stop_rule=task.stop_rule)
         except GanbenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
@@ -344,7 +350,8 @@ def announce_data(tasks: Iterable[RunTask], catalog: Catalog, data_root: Path | 
 def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
               force: bool = False, data_root: Path | None = None, quiet: bool = False,
               console: Console | None = None, executor: Executor | None = None,
-              retries: int = 0) -> list[RunRecord]:
+              retries: int = 0, stop_rules: dict[str, Callable[[int, dict[str, float]], bool]] | None = None,
+              ) -> list[RunRecord]:
     """Run every configuration not already done in ``sweep_dir`` (all of them with ``force``).
 
     ``executor`` does the runs (default: the catalog's :data:`~ganbench.executors.DEFAULT_EXECUTOR`,
@@ -354,7 +361,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     sweep; either way the sweep goes on. A problem with the user's input
     (:class:`GanbenchError`, e.g. a missing data set) stops the sweep. A finished run is kept
     while its config digest matches, with one warning if a plugin it used has changed since.
-    Records come back in the order of ``runs``.
+    Records come back in the order of ``runs``. ``stop_rules`` maps run ids to the rule that
+    may stop that run early (:attr:`ganbench.tasks.RunTask.stop_rule`).
     """
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, got {retries}.")
@@ -373,7 +381,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
                 console.print(f"[yellow]warning:[/yellow] run {config.run_id} is kept, but {change}; "
                               "--force redoes it", highlight=False, soft_wrap=True)
         else:
-            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen))
+            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen,
+                                   stop_rule=(stop_rules or {}).get(config.run_id)))
     announce_data(pending, catalog, data_root, console)
     with _progress(console, quiet) as progress, executor:
         display = _RichSweepProgress(progress, total=len(runs))

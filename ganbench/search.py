@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 
 from ganbench.catalog import Catalog
@@ -28,10 +29,11 @@ from ganbench.errors import UsageError
 from ganbench.executors import Executor
 from ganbench.runner import run_sweep
 from ganbench.spaces import Space, check_space_fits, declared_spaces, parse_space
-from ganbench.storage import write_json
+from ganbench.storage import EVALUATIONS_FILE, write_json
 from ganbench.tasks import RunRecord
 
 SAMPLERS = ("random", "qmc", "tpe")
+PRUNERS = ("median", "asha")
 SEARCH_FILE = "search.json"
 TRIALS_FOLDER, FINAL_FOLDER = "trials", "final"
 
@@ -49,6 +51,7 @@ class SearchSettings:
     sampler: str = "tpe"
     seed: int = 0
     final_seeds: int = 0
+    pruner: str | None = None  # median or asha: stop weak trials at their evaluations over training
 
     def validate(self) -> None:
         if self.budget < 1:
@@ -59,6 +62,8 @@ class SearchSettings:
             raise UsageError(f"--seed must be a non-negative integer, got {self.seed}.")
         if self.final_seeds < 0:
             raise UsageError(f"--final-seeds must be 0 (no final runs) or more, got {self.final_seeds}.")
+        if self.pruner is not None and self.pruner not in PRUNERS:
+            raise UsageError(f"unknown pruner {self.pruner!r}; use one of {', '.join(PRUNERS)}.")
 
 
 @dataclass
@@ -130,10 +135,70 @@ def make_sampler(name: str, seed: int, budget: int) -> Any:
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, budget // 4)))
 
 
-def waves(sampler: str, budget: int) -> list[int]:
+def make_pruner(name: str, eval_every: int, budget: int) -> Any:
+    """Optuna's median pruner (a trial stops when its value at a step is worse than the median
+    of earlier trials' at that step; not before ``min(5, max(1, budget // 4))`` trials have
+    finished) or ASHA (``SuccessiveHalvingPruner``: rungs at ``eval_every`` × 3^k steps, the best
+    third of the trials at a rung go on)."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, budget // 4)))
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=eval_every, reduction_factor=3)
+
+
+@dataclass
+class PruneRule:
+    """Stops a trial's run early (:attr:`ganbench.tasks.RunTask.stop_rule`): at each evaluation
+    over training the objective is reported to a copy of the study as it stood when the trial
+    started (``trials``: the finished and pruned ones), and the pruner decides. Picklable, so
+    the decision is made where the run is, under any executor."""
+
+    pruner: Any
+    direction: str
+    objective: str
+    trials: list[Any]
+    reported: list[tuple[int, float]] = field(default_factory=list)
+
+    def __call__(self, step: int, values: dict[str, float]) -> bool:
+        import optuna
+
+        value = values.get(self.objective)
+        if value is None or not math.isfinite(value):
+            return False
+        self.reported.append((step, float(value)))
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction=self.direction, pruner=self.pruner,
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+        study.add_trials(self.trials)
+        trial = study.ask()
+        for reported_step, reported in self.reported:
+            trial.report(reported, reported_step)
+        return bool(trial.should_prune())
+
+
+def _over_training(run: RunRecord, objective: str) -> list[tuple[int, float]]:
+    """The objective at each evaluation over training of a run (``evaluations.csv``), by step."""
+    path = run.run_dir / EVALUATIONS_FILE
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    if objective not in frame:
+        return []
+    found: dict[int, float] = {}
+    for step, value in zip(frame["step"], frame[objective]):
+        if math.isfinite(value):
+            found.setdefault(int(step), float(value))
+    return sorted(found.items())
+
+
+def waves(sampler: str, budget: int, pruning: bool = False) -> list[int]:
     """How many trials of each study are drawn before their results are told back: all at once
     for random sampling, the first alone for QMC (Optuna infers the space from it), one by one
-    for TPE, which learns from every result."""
+    for TPE, which learns from every result, and for any sampler when pruning, which judges a
+    trial against those before it."""
+    if pruning:
+        return [1] * budget
     if sampler == "random":
         return [budget]
     if sampler == "qmc":
@@ -161,6 +226,8 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
     base_runs = resolve_runs(base, catalog)
     higher = objective_direction(settings.objective, base_runs, catalog)
     direction = "maximize" if higher else "minimize"
+    if settings.pruner is not None:
+        check_prunable(settings.objective, base_runs, catalog)
     studies = []
     for run in base_runs:
         space = spaces[run.variant]
@@ -176,12 +243,14 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
         })
     record = {"objective": settings.objective, "direction": direction, "sampler": settings.sampler,
               "seed": settings.seed, "budget": settings.budget, "final_seeds": settings.final_seeds,
-              "pruner": None, "command": list(sys.argv), "studies": []}
+              "pruner": None if settings.pruner is None else {
+                  "name": settings.pruner, "every": base.train.eval_every, "value": settings.objective, "pruned": 0},
+              "command": list(sys.argv), "studies": []}
     trials_dir = Path(sweep_dir) / TRIALS_FOLDER
     runs_options = {"force": force, "data_root": data_root, "quiet": quiet, "console": console, "executor": executor}
     records: dict[str, RunRecord] = {}
-    for size in waves(settings.sampler, settings.budget):
-        asked = []
+    for size in waves(settings.sampler, settings.budget, settings.pruner is not None):
+        asked, stop_rules = [], {}
         for study in studies:
             count = min(size, 1 - len(study["trials"])) if study["no_space"] else size
             for _ in range(max(count, 0)):
@@ -189,17 +258,32 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
                 config = dataclasses.replace(study["base"], variant_params=variant_params(
                     catalog, study["variant"], {**study["base"].variant_params, **trial.params}))
                 asked.append((study, trial, config))
+                if settings.pruner is not None:
+                    stop_rules[config.run_id] = PruneRule(
+                        make_pruner(settings.pruner, base.train.eval_every, settings.budget), direction,
+                        settings.objective, study["optuna"].get_trials(deepcopy=True, states=(
+                            optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
         configs = list({config.run_id: config for _, _, config in asked if config.run_id not in records}.values())
-        for done in run_sweep(configs, catalog, trials_dir, **runs_options) if configs else []:
+        for done in run_sweep(configs, catalog, trials_dir, stop_rules=stop_rules, **runs_options) if configs else []:
             records[done.config.run_id] = done
         for study, trial, config in asked:
             status, value = _outcome(records[config.run_id], settings.objective)
-            if value is None:
+            reports = _over_training(records[config.run_id], settings.objective)
+            if settings.pruner is not None:  # replayed, so the study holds what the pruner saw (its rungs)
+                for step, reported in reports:
+                    if step < config.steps:
+                        trial.report(reported, step)
+                        trial.should_prune()
+            if status == "pruned":
+                study["optuna"].tell(trial, state=optuna.trial.TrialState.PRUNED)
+                record["pruner"]["pruned"] += 1
+            elif value is None:
                 study["optuna"].tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
                 study["optuna"].tell(trial, value)
             study["trials"].append({"number": trial.number, "params": dict(trial.params), "run_id": config.run_id,
-                                    "status": status, "value": value})
+                                    "status": status, "value": value,
+                                    "steps": reports[-1][0] if status == "pruned" and reports else config.steps})
         record["studies"] = [_study_record(s, higher) for s in studies]
         write_json(Path(sweep_dir) / SEARCH_FILE, record)
 
@@ -222,8 +306,21 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
     return result
 
 
+def check_prunable(objective: str, runs: list[RunConfig], catalog: Catalog) -> None:
+    """Refuse pruning without evaluations over training, or on a value not computed over training."""
+    for run in runs:
+        if run.eval_every < 1:
+            raise UsageError("--pruner needs --eval-every N: the trials are judged on the objective every N steps.")
+        metric = next(name for name in run.metrics if objective in catalog.metrics.get(name).higher_is_better)
+        if not catalog.metrics.get(metric).over_training:
+            raise UsageError(f"--pruner cannot judge trials on {objective!r}: metric {metric!r} is computed only at "
+                             "the end of a run; prune on a value of a metric computed over training (e.g. w1, "
+                             "modes_covered, domain_fid, fid) or leave --pruner out.")
+
+
 def _outcome(run: RunRecord, objective: str) -> tuple[str, float | None]:
-    """A trial's status (finished, diverged or failed) and objective value (``None``: none)."""
+    """A trial's status (finished, diverged, pruned or failed) and objective value (``None``:
+    none; a pruned trial has none, as it never reached the end)."""
     status = run.summary.get("status", run.status) if run.status == "skipped" else run.status
     value = (run.summary.get("metrics") or {}).get(objective) if status == "finished" else None
     if value is None or not math.isfinite(value):
@@ -239,8 +336,9 @@ def _study_record(study: dict[str, Any], higher: bool) -> dict[str, Any]:
     return {"variant": study["variant"], "dataset": study["dataset"], "space": study["space"],
             "no_space": study["no_space"], "trials": trials, "best": best,
             "diverged_share": sum(t["status"] == "diverged" for t in trials) / len(trials) if trials else 0.0,
+            "pruned": sum(t["status"] == "pruned" for t in trials),
             "failed": sum(t["status"] == "failed" for t in trials)}
 
 
-__all__ = ["SAMPLERS", "SEARCH_FILE", "SearchResult", "SearchSettings", "make_sampler", "objective_direction",
-           "run_search", "search_spaces", "waves"]
+__all__ = ["PRUNERS", "SAMPLERS", "SEARCH_FILE", "PruneRule", "SearchResult", "SearchSettings", "check_prunable",
+           "make_pruner", "make_sampler", "objective_direction", "run_search", "search_spaces", "waves"]

@@ -37,7 +37,7 @@ GENERATOR_FILE = "generator.pt"
 CRITIC_FILE = "critic.pt"
 EVALUATIONS_FILE = "evaluations.csv"  # metrics over training (--eval-every)
 LOCK_FILE = ".lock"  # held (flock) by the process training the run
-DONE_STATUSES = ("finished", "diverged")
+DONE_STATUSES = ("finished", "diverged", "pruned")  # pruned: stopped early by ganbench search
 STATUSES = (*DONE_STATUSES, "failed")
 # Files a finished run must have; their size and SHA-256 go into metrics.json["files"].
 REQUIRED_FILES = (HISTORY_FILE, GENERATOR_FILE, CRITIC_FILE)

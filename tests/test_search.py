@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -152,6 +153,27 @@ def test_set_fixes_a_field_and_space_replaces_one(tmp_path):
         assert config_json["config"]["variant_params"]["n_critic"] == 1
 
 
+def test_pruning_stops_weak_trials_early_and_is_stated(tmp_path):
+    args = ("search", "--variants", "vanilla", "--budget", "6", "--objective", "w1", "--sampler", "random",
+            "--eval-every", "5", "--pruner", "median", "--out", str(tmp_path), *TINY, "--steps", "30",
+            "--set", "vanilla.n_critic=1")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "search"
+    record = read_record(folder)
+    [study] = record["studies"]
+    pruned = [t for t in study["trials"] if t["status"] == "pruned"]
+    assert pruned and record["pruner"] == {"name": "median", "every": 5, "value": "w1", "pruned": len(pruned)}
+    for trial in pruned:  # stopped at an evaluation, recorded as done, never the best
+        history = pd.read_csv(folder / "trials" / trial["run_id"] / "history.csv")
+        assert len(history) == trial["steps"] < 30 and trial["value"] is None
+        assert json.loads((folder / "trials" / trial["run_id"] / "metrics.json").read_text())["status"] == "pruned"
+    assert study["best"]["status"] == "finished"
+    assert invoke(*args).exit_code == 0 and read_record(folder)["studies"] == record["studies"]  # resumable
+    markdown = build_report(folder, tmp_path / "report", ganbench.plugins.build_catalog()).markdown.read_text()
+    assert f"Pruning: median pruning on w1 every 5 steps: {len(pruned)} trial(s) stopped early" in markdown
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (("--objective", "fid"), "--objective 'fid' is reported by no metric"),
     (("--objective", "w1", "--budget", "0"), "--budget must be at least 1"),
@@ -163,6 +185,9 @@ def test_set_fixes_a_field_and_space_replaces_one(tmp_path):
     (("--objective", "w1", "--space", "wgan-gp.lr_g=normal(0, 1)"), "cannot read 'normal(0, 1)' as a search space"),
     (("--objective", "w1", "--space", "wgan-gp.lambda=uniform(1, 2)"), "has no hyperparameter 'lambda'"),
     (("--objective", "w1", "--space", "vanilla.lr_g=uniform(1, 2)"), "variant 'vanilla', which is not searched"),
+    (("--objective", "w1", "--pruner", "median"), "--pruner needs --eval-every N"),
+    (("--objective", "w1", "--pruner", "hyperband", "--eval-every", "5"), "unknown pruner 'hyperband'"),
+    (("--objective", "g_roughness", "--pruner", "asha", "--eval-every", "5"), "metric 'volatility' is computed only at the end"),
 ])
 def test_bad_inputs_exit_2_with_one_clear_line_before_any_run(tmp_path, extra, message):
     args = ["search", "--variants", "wgan-gp", "--out", str(tmp_path), *TINY, *extra]
@@ -221,3 +246,20 @@ def test_best_so_far_curve_is_monotone_and_its_interval_holds_the_mean():
     higher = best_so_far_curve([1.0, 3.0, 2.0], higher_is_better=True)
     assert (np.diff(higher["mean"]) >= -1e-12).all() and higher["mean"].iloc[-1] == 3.0
     assert best_so_far_curve(values, False).equals(curve)  # deterministic
+
+
+def test_a_callback_that_returns_true_ends_the_loop_as_pruned():
+    import torch
+
+    from ganbench.training import run_loop
+
+    def one_step(step):
+        return torch.tensor([float(step), 1.0])
+
+    calls = []
+    outcome = run_loop(10, torch.device("cpu"), ["g_loss", "d_loss"], one_step,
+                       callbacks=[(3, lambda step: calls.append(step) or step == 6)])
+    assert outcome.status == "pruned" and outcome.diverged_at is None and calls == [3, 6]
+    assert list(outcome.history["g_loss"]) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert run_loop(10, torch.device("cpu"), ["g_loss", "d_loss"], one_step,
+                    callbacks=[(3, lambda step: None)]).status == "finished"
