@@ -348,7 +348,7 @@ def search(
     """Tune each variant with the same budget of configurations, then compare them (Lucic et al. 2018).
 
     Example: ganbench search --variants vanilla,wgan-gp --datasets ring-8 --budget 20 --objective modes_covered --final-seeds 3"""
-    from ganbench.search import FINAL_FOLDER, SearchSettings, run_search
+    from ganbench.search import FINAL_FOLDER, SEARCH_FILE, SearchSettings, run_search
     from ganbench.tables import comparison_tables, load_results, render, save_tables
 
     sweep_dir = out / sweep
@@ -420,7 +420,7 @@ def search(
                     else "the best trial of each variant (one seed; --final-seeds K re-runs them with fresh seeds)")
             print(f"\nComparison of {what}:\n")
             print(render(tables, "md", catalog))
-    stderr.print(f"Search record in {sweep_dir / 'search.json'}; `ganbench report {sweep_dir}` shows it.",
+    stderr.print(f"Search record in {sweep_dir / SEARCH_FILE}; `ganbench report {sweep_dir}` shows it.",
                  highlight=False, soft_wrap=True)
 
 

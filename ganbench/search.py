@@ -29,12 +29,11 @@ from ganbench.errors import UsageError
 from ganbench.executors import Executor
 from ganbench.runner import run_sweep
 from ganbench.spaces import Space, check_space_fits, declared_spaces, parse_space
-from ganbench.storage import EVALUATIONS_FILE, write_json
+from ganbench.storage import EVALUATIONS_FILE, SEARCH_FILE, write_json
 from ganbench.tasks import RunRecord
 
 SAMPLERS = ("random", "qmc", "tpe")
 PRUNERS = ("median", "asha")
-SEARCH_FILE = "search.json"
 TRIALS_FOLDER, FINAL_FOLDER = "trials", "final"
 
 
@@ -237,8 +236,10 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
         studies.append({
             "variant": run.variant, "dataset": run.dataset, "space": {k: str(v) for k, v in space.items()},
             "no_space": not space, "base": run, "distributions": {k: v.distribution() for k, v in space.items()},
-            "optuna": optuna.create_study(direction=direction,
-                                          sampler=make_sampler(settings.sampler, settings.seed, settings.budget)),
+            "optuna": optuna.create_study(
+                direction=direction, sampler=make_sampler(settings.sampler, settings.seed, settings.budget),
+                pruner=optuna.pruners.NopPruner() if settings.pruner is None
+                else make_pruner(settings.pruner, base.train.eval_every, settings.budget)),
             "trials": [],
         })
     record = {"objective": settings.objective, "direction": direction, "sampler": settings.sampler,

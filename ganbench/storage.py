@@ -36,6 +36,7 @@ SAMPLES_FILE = "samples.png"
 GENERATOR_FILE = "generator.pt"
 CRITIC_FILE = "critic.pt"
 EVALUATIONS_FILE = "evaluations.csv"  # metrics over training (--eval-every)
+SEARCH_FILE = "search.json"  # in a ganbench search folder: the search's record
 LOCK_FILE = ".lock"  # held (flock) by the process training the run
 DONE_STATUSES = ("finished", "diverged", "pruned")  # pruned: stopped early by ganbench search
 STATUSES = (*DONE_STATUSES, "failed")

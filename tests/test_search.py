@@ -153,9 +153,10 @@ def test_set_fixes_a_field_and_space_replaces_one(tmp_path):
         assert config_json["config"]["variant_params"]["n_critic"] == 1
 
 
-def test_pruning_stops_weak_trials_early_and_is_stated(tmp_path):
+@pytest.mark.parametrize("pruner", ["median", "asha"])
+def test_pruning_stops_weak_trials_early_and_is_stated(tmp_path, pruner):
     args = ("search", "--variants", "vanilla", "--budget", "6", "--objective", "w1", "--sampler", "random",
-            "--eval-every", "5", "--pruner", "median", "--out", str(tmp_path), *TINY, "--steps", "30",
+            "--eval-every", "5", "--pruner", pruner, "--out", str(tmp_path), *TINY, "--steps", "30",
             "--set", "vanilla.n_critic=1")
     result = invoke(*args)
     assert result.exit_code == 0, result.output
@@ -163,7 +164,7 @@ def test_pruning_stops_weak_trials_early_and_is_stated(tmp_path):
     record = read_record(folder)
     [study] = record["studies"]
     pruned = [t for t in study["trials"] if t["status"] == "pruned"]
-    assert pruned and record["pruner"] == {"name": "median", "every": 5, "value": "w1", "pruned": len(pruned)}
+    assert pruned and record["pruner"] == {"name": pruner, "every": 5, "value": "w1", "pruned": len(pruned)}
     for trial in pruned:  # stopped at an evaluation, recorded as done, never the best
         history = pd.read_csv(folder / "trials" / trial["run_id"] / "history.csv")
         assert len(history) == trial["steps"] < 30 and trial["value"] is None
@@ -171,7 +172,7 @@ def test_pruning_stops_weak_trials_early_and_is_stated(tmp_path):
     assert study["best"]["status"] == "finished"
     assert invoke(*args).exit_code == 0 and read_record(folder)["studies"] == record["studies"]  # resumable
     markdown = build_report(folder, tmp_path / "report", ganbench.plugins.build_catalog()).markdown.read_text()
-    assert f"Pruning: median pruning on w1 every 5 steps: {len(pruned)} trial(s) stopped early" in markdown
+    assert f"Pruning: {pruner} pruning on w1 every 5 steps: {len(pruned)} trial(s) stopped early" in markdown
 
 
 @pytest.mark.parametrize(("extra", "message"), [

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ganbench.report.plots import PALETTE, Plot, _figure, _label, _plot
-from ganbench.storage import read_json, slug
-
-SEARCH_FILE = "search.json"  # as ganbench.search writes it (kept here so the report does not import the runner)
+from ganbench.storage import SEARCH_FILE, read_json, slug
 
 
 def best_so_far_curve(values: Sequence[float | None], higher_is_better: bool, *, orderings: int = 500,
@@ -92,6 +91,7 @@ def search_plot(record: dict[str, Any], dataset: str) -> Plot:
         ax.plot(curve["budget"], curve["mean"], color=colour, marker="o", markersize=3,
                 label=_label(study["variant"] + (" (defaults, no space)" if study["no_space"] else "")))
         ax.fill_between(curve["budget"], curve["low"], curve["high"], color=colour, alpha=0.2, linewidth=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("budget (configurations tried)")
     ax.set_ylabel(_label(f"best {objective} {'↑' if higher else '↓'}"))
     ax.grid(alpha=0.3)
