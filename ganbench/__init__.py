@@ -2,7 +2,7 @@
 
 A plugin needs only ``import ganbench`` and :data:`ganbench.hookimpl`; the base classes it
 subclasses, and :class:`MetricSkipped`, which a metric raises to skip itself with a reason,
-are re-exported here.
+are re-exported here, and the search-space types a ``Params`` field declares.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from ganbench.architectures import ArchSpec, Architecture  # noqa: E402
 from ganbench.datasets import DataSource, Dataset, TensorSource  # noqa: E402
 from ganbench.metrics import EvaluationContext, Metric, MetricSkipped  # noqa: E402
+from ganbench.spaces import Choice, IntRange, LogUniform, Uniform, searched  # noqa: E402
 from ganbench.variants import Variant, VariantParams  # noqa: E402
 
 __all__ = [
     "ArchSpec", "Architecture", "DataSource", "Dataset", "EvaluationContext", "Metric",
     "MetricSkipped", "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl",
+    "Choice", "IntRange", "LogUniform", "Uniform", "searched",  # search spaces (ganbench search)
 ]

@@ -49,6 +49,8 @@ Examples:
 
   ganbench evaluate my-samples/ --reference fashion-mnist --name my-stylegan
 
+  ganbench search --variants vanilla,wgan-gp --datasets ring-8 --budget 20 --objective modes_covered
+
   ganbench list variants
 """,
     no_args_is_help=True,
@@ -325,6 +327,114 @@ def report(
 
 
 @app.command()
+def search(
+    variants: Annotated[str, typer.Option(help="Comma-separated variants to compare, each tuned with the same budget.")],
+    budget: Annotated[int, typer.Option(help="Configurations drawn and trained per variant (and data set).")],
+    objective: Annotated[str, typer.Option(help="The metric value tuned for, e.g. modes_covered or domain_fid (`ganbench list metrics`); its metric says which way is better.")],
+    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated data sets. [default: fashion-mnist]")] = None,
+    sampler: Annotated[str, typer.Option(help="Optuna sampler: random, qmc (scrambled Sobol) or tpe.")] = "tpe",
+    seed: Annotated[int, typer.Option(help="Seed of the sampler and the training seed of every trial.")] = 0,
+    final_seeds: Annotated[int, typer.Option(help="Re-run each variant's best configuration with K fresh seeds (seed+1..seed+K) and rank those.")] = 0,
+    eval_every: Annotated[Optional[int], typer.Option(help="Compute the metrics over training every N steps (what --pruner judges).")] = None,
+    pruner: Annotated[Optional[str], typer.Option(help="Stop weak trials early: median or asha (needs --eval-every).")] = None,
+    space: Annotated[Optional[list[str]], typer.Option("--space", help="Replace a search space: VARIANT.FIELD=loguniform(1e-5,1e-3), uniform(A,B), int(A,B), logint(A,B) or choice(A,B,...) (repeatable).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Fix a setting for every trial: VARIANT.FIELD=VALUE (taken out of the space), train.FIELD=VALUE or options.FIELD=VALUE.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Generator steps per run. [default: 2000]")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size. [default: the data set's]")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="Architecture, or auto.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metrics. [default: all that apply]")] = None,
+    eval_samples: Annotated[Optional[int], typer.Option(help="Generated (and real) samples per metric. [default: 10000]")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML config file ([search.VARIANT] tables give spaces); command-line options win over it.")] = None,
+    out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
+    sweep: Annotated[str, typer.Option(help="Search name: trials go to OUT/SWEEP/trials/, final runs to OUT/SWEEP/final/.")] = "search",
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
+    force: Annotated[bool, typer.Option(help="Redo runs that are already finished.")] = False,
+    executor: Annotated[str, typer.Option(help="What does the runs: local or ray (`ganbench list executors`).")] = DEFAULT_EXECUTOR,
+    cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the search's record as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Tune each variant with the same budget of configurations, then compare them (Lucic et al. 2018).
+
+    Example: ganbench search --variants vanilla,wgan-gp --datasets ring-8 --budget 20 --objective modes_covered --final-seeds 3"""
+    from ganbench.search import FINAL_FOLDER, SEARCH_FILE, SearchSettings, run_search
+    from ganbench.tables import comparison_tables, load_results, render, save_tables
+
+    sweep_dir = out / sweep
+    try:
+        settings = SearchSettings(budget=budget, objective=objective, sampler=sampler, seed=seed, final_seeds=final_seeds,
+                                  pruner=pruner)
+        settings.validate()
+        catalog = build_catalog()
+        sweep_config = cfg.SweepConfig()
+        if config is not None:
+            cfg.load_config_file(config, sweep_config, catalog)
+        sweep_config.variants = cfg.parse_list(variants, "variants")
+        if datasets is not None:
+            sweep_config.datasets = cfg.parse_list(datasets, "datasets")
+        if metrics is not None:
+            sweep_config.metrics = cfg.parse_list(metrics, "metrics")
+        flags = {"steps": steps, "batch_size": batch_size, "arch": arch, "device": device, "eval_samples": eval_samples,
+                 "eval_every": eval_every}
+        for name, value in flags.items():
+            if value is not None:
+                cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)
+        overrides = [cfg.parse_set_option(text) for text in set_ or []]
+        for key, value in overrides:
+            cfg.apply_setting(sweep_config, key, value, catalog)
+        cfg.check_overrides_in_sweep([key for key, _ in overrides], sweep_config)
+        for text in space or []:
+            key, value = cfg.parse_set_option(text)
+            variant, _, name = key.partition(".")
+            if not name:
+                raise UsageError(f"--space expects VARIANT.FIELD=SPACE such as wgan-gp.lr_g=loguniform(1e-5,1e-3), got {text!r}.")
+            sweep_config.spaces.setdefault(variant, {})[name] = value
+        sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run))
+        if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
+            raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
+        _writable_folder(out, "--out")
+        _writable_folder(sweep_dir, "--sweep")
+        result = run_search(sweep_config, catalog, settings, sweep_dir, executor=sweep_executor, data_root=data_root,
+                            quiet=quiet or as_json, force=force)
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        stderr.print(f"Interrupted. Run the same command again to resume the search in {sweep_dir}/: finished "
+                     "trials are skipped and the same configurations are drawn.", highlight=False, soft_wrap=True)
+        raise typer.Exit(INTERRUPTED) from None
+
+    if as_json:
+        print(json.dumps(result.record, indent=2))
+    else:
+        rows = [[s["variant"], s["dataset"], str(len(s["trials"])) + (f" ({s['pruned']} pruned)" if s["pruned"] else ""),
+                 f"{s['diverged_share']:.0%}",
+                 "–" if s["best"] is None else f"{s['best']['value']:.4g}",
+                 "defaults (no space)" if s["no_space"] else
+                 ("–" if s["best"] is None else _settings({k: f"{v:.3g}" if isinstance(v, float) else v
+                                                          for k, v in s["best"]["params"].items()}))]
+                for s in result.record["studies"]]
+        arrow = "↑" if result.record["direction"] == "maximize" else "↓"
+        _print_table(f"search: best {objective} {arrow} after {budget} configuration(s) per variant "
+                     f"({sampler} sampler, seed {seed})",
+                     _table(["variant", "data set", "trials", "diverged", f"best {objective}", "best configuration"], rows))
+    ranked = result.final_runs or result.best_runs
+    if ranked:
+        long = load_results([r.run_dir for r in ranked][0].parent)
+        long = long[long["run_id"].isin({r.config.run_id for r in ranked})]
+        tables = comparison_tables(long, catalog)
+        if result.final_runs:
+            save_tables(tables, sweep_dir / FINAL_FOLDER, catalog)
+        if not as_json:
+            what = (f"the best configurations re-run with {final_seeds} fresh seed(s)" if result.final_runs
+                    else "the best trial of each variant (one seed; --final-seeds K re-runs them with fresh seeds)")
+            print(f"\nComparison of {what}:\n")
+            print(render(tables, "md", catalog))
+    stderr.print(f"Search record in {sweep_dir / SEARCH_FILE}; `ganbench report {sweep_dir}` shows it.",
+                 highlight=False, soft_wrap=True)
+
+
+@app.command()
 def evaluate(
     samples: Annotated[str, typer.Argument(help="A folder of images, an .npy/.npz array, a ganbench run folder, or module:function returning a generator.")],
     reference: Annotated[Optional[str], typer.Option(help="A data set name, folder:PATH, array:FILE or a statistics .npz (mu, sigma). [default: a run folder's data set]")] = None,
@@ -425,14 +535,17 @@ def _table(columns: list[str], rows: list[list[str]]) -> Table:
 
 
 def _variant_facts(obj: type[Variant]) -> dict[str, Any]:
-    """A variant's task, whether it is conditional, and the hyperparameters of its own (those
-    beyond :class:`~ganbench.variants.VariantParams`), with their defaults."""
+    """A variant's task, whether it is conditional, the hyperparameters of its own (those
+    beyond :class:`~ganbench.variants.VariantParams`), with their defaults, and its declared
+    search space (``ganbench search``)."""
+    from ganbench.spaces import declared_spaces
     from ganbench.variants import VariantParams
 
     params = dataclasses.asdict(obj.Params())
     common = {f.name for f in dataclasses.fields(VariantParams)}
     return {"task": obj.task, "conditional": obj.conditional,
-            "hyperparameters": {k: v for k, v in params.items() if k not in common}}
+            "hyperparameters": {k: v for k, v in params.items() if k not in common},
+            "search_space": {k: str(v) for k, v in declared_spaces(obj.Params).items()}}
 
 
 def _architecture_fits(obj: type[Architecture], datasets: Registry) -> dict[str, list[str]]:
@@ -489,15 +602,17 @@ def _print_listing(kind: str, rows: list[dict[str, Any]]) -> None:
     """Print the readable form of ``list KIND``: name, plugin, the kind's key facts, description."""
     caption = None
     if kind == "variants":
-        columns = ["name", "plugin", "n_critic", "optimiser", "own hyperparameters", "description"]
+        columns = ["name", "plugin", "n_critic", "optimiser", "own hyperparameters", "search space", "description"]
         cells = []
         for row in rows:
             d = row["defaults"]
             optimiser = f"{d['optimizer']}, lr_g={d['lr_g']:g}, lr_d={d['lr_d']:g}"
             if d["optimizer"] == "adam":
                 optimiser += f", betas=({d['beta1']:g}, {d['beta2']:g})"
-            cells.append([str(d["n_critic"]), optimiser, _settings(row["hyperparameters"])])
-        caption = "Change any of them with --set VARIANT.FIELD=VALUE."
+            cells.append([str(d["n_critic"]), optimiser, _settings(row["hyperparameters"]),
+                          _settings(row["search_space"])])
+        caption = ("Change any of them with --set VARIANT.FIELD=VALUE; `ganbench search` draws from the search "
+                   "space, --space VARIANT.FIELD=SPACE replaces one.")
     elif kind == "datasets":
         columns = ["name", "plugin", "kind", "shape", "classes", "batch size", "description"]
         cells = [[d["kind"], "×".join(map(str, d["shape"])) if isinstance(d["shape"], list) else d["shape"],

@@ -77,6 +77,7 @@ class SweepConfig:
     max_runs: int = DEFAULT_MAX_RUNS  # refuse larger sweeps before building their run list
     recipe: dict[str, Any] | None = None  # {"name", "published"} of a config file with a [published] block
     loggers: list[str] = field(default_factory=list)  # --log: where runs send what they record (no digest change)
+    spaces: dict[str, dict[str, str]] = field(default_factory=dict)  # [search.VARIANT]: ganbench search
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,9 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         [published.figures]
         fid = { value = 16.77, spread = 0.04 }
 
+        [search.wgan-gp]              # ganbench search: replace a field's search space
+        lr_g = "loguniform(1e-5, 1e-3)"
+
     A file with a ``[published]`` block is a recipe: every run made from it records the file's
     name and the block in ``config.json`` (not in the digest), and the report sets the
     published figures beside the measured ones (see :mod:`ganbench.recipes`).
@@ -315,7 +319,8 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         raise UsageError(f"config file {path} cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}.") from None
-    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution", "published", "log"}
+    known = {"variants", "datasets", "seeds", "metrics", "train", "params", "options", "resolution", "published", "log",
+             "search"}
     for key in data:
         if key not in known:
             raise _unknown_field(str(path), key, sorted(known))
@@ -339,7 +344,7 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
         seeds = data["seeds"]
         sweep.seeds = parse_seeds(",".join(map(str, seeds)) if isinstance(seeds, list) else str(seeds),
                                   sweep.max_runs)
-    for table in ("train", "options", "params"):
+    for table in ("train", "options", "params", "search"):
         if not isinstance(data.get(table, {}), dict):
             raise UsageError(f"{path}: {table} must be a table ([{table}] followed by FIELD = VALUE lines), "
                              f"got {data[table]!r}.")
@@ -352,6 +357,11 @@ def load_config_file(path: Path, sweep: SweepConfig, catalog: Catalog) -> None:
             raise UsageError(f"{path}: [params.{variant}] must be a table of FIELD = VALUE.")
         for name, value in params.items():
             apply_setting(sweep, f"{variant}.{name}", value, catalog)
+    for variant, spaces in data.get("search", {}).items():  # ganbench search's spaces, read there
+        if not isinstance(spaces, dict) or not all(isinstance(v, str) for v in spaces.values()):
+            raise UsageError(f'{path}: [search.{variant}] must be a table of FIELD = "SPACE" lines, '
+                             f'e.g. lr_g = "loguniform(1e-5, 1e-3)".')
+        sweep.spaces.setdefault(variant, {}).update(spaces)
 
 
 def _named_datasets(path: Path, tables: dict[str, Any]) -> dict[str, dict[str, Any]]:

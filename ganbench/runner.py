@@ -175,7 +175,8 @@ def _clear(run_dir: Path) -> None:
 
 def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Path | None = None,
             command: list[str] | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None,
-            loggers: Sequence[str] = ()) -> dict[str, Any]:
+            loggers: Sequence[str] = (),
+            stop_rule: Callable[[int, dict[str, float]], bool] | None = None) -> dict[str, Any]:
     """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content.
 
     ``on_step`` is called after each loss read-back with the number of finished generator
@@ -183,6 +184,10 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     display. ``loggers`` names loggers of ``catalog.loggers`` (``--log``) that receive the
     losses of every step, the metrics, the sample grids and the configuration; one that raises
     is dropped with a warning (:class:`ganbench.loggers.RunLoggers`) and the run goes on.
+
+    ``stop_rule`` (``ganbench search``'s pruning) gets each evaluation over training
+    (``config.eval_every``); when it returns ``True`` the run ends there with status ``pruned``
+    and is evaluated and saved as it is.
     One-off work done during the run (:func:`ganbench.timing.one_off_work`: a domain
     classifier trained, real statistics computed) is recorded as ``setup_time_s`` and left out
     of ``wall_clock_s``, ``cpu_time_s`` and ``eval_time_s``, so the first run of a sweep is
@@ -201,7 +206,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     try:
         if run_loggers:
             run_loggers.log_text("config", json.dumps(logged_config, indent=2))
-        return _train_and_save(config, catalog, run_dir, run_loggers, data_root=data_root, on_step=on_step)
+        return _train_and_save(config, catalog, run_dir, run_loggers, data_root=data_root, on_step=on_step,
+                               stop_rule=stop_rule)
     finally:
         run_loggers.close()
 
@@ -226,8 +232,8 @@ def _log_picture(run_loggers: RunLoggers, step: int, path: Path) -> None:
 
 
 def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_loggers: RunLoggers, *,
-                    data_root: Path | None, on_step: Callable[[int, dict[str, float]], None] | None
-                    ) -> dict[str, Any]:
+                    data_root: Path | None, on_step: Callable[[int, dict[str, float]], None] | None,
+                    stop_rule: Callable[[int, dict[str, float]], bool] | None = None) -> dict[str, Any]:
     """What :func:`run_one` does once the run's folder and loggers are ready."""
     started, cpu_started = time.perf_counter(), time.process_time()
     setup_started = one_off_seconds()
@@ -249,12 +255,13 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
 
     evaluations: list[dict[str, Any]] = []
 
-    def on_evaluate(step: int, generator, dataset, source) -> None:
+    def on_evaluate(step: int, generator, dataset, source) -> bool:
         values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
                                              generator=generator, history=None, data_root=data_root,
                                              over_training_only=True)
         evaluations.append({"step": step, **values})
         run_loggers.log_scalars(step, {f"eval/{key}": value for key, value in values.items()})
+        return stop_rule is not None and stop_rule(step, values)
 
     def on_progress(done: int, rows: pd.DataFrame) -> None:
         if run_loggers:
@@ -277,7 +284,7 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
     values, errors, details = evaluate(
         config, catalog, dataset=outcome.dataset, source=outcome.source, generator=outcome.generator,
         history=outcome.history, data_root=data_root,
-        skip_reason=None if outcome.status == "finished" else f"the run diverged at step {outcome.diverged_at}",
+        skip_reason=f"the run diverged at step {outcome.diverged_at}" if outcome.status == "diverged" else None,
     )
     eval_seconds = time.perf_counter() - eval_start - (one_off_seconds()[0] - eval_setup_start)
     _log_picture(run_loggers, len(outcome.history), run_dir / SAMPLES_FILE)
@@ -346,7 +353,8 @@ def execute(task: RunTask, catalog: Catalog,
                 return RunRecord(task.config, task.run_dir, "skipped", done.summary)
         try:
             summary = run_one(task.config, catalog, task.run_dir, data_root=task.data_root,
-                              command=task.command, on_step=on_step, loggers=task.loggers)
+                              command=task.command, on_step=on_step, loggers=task.loggers,
+                              stop_rule=task.stop_rule)
         except GanbenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - one broken run must not end the sweep
@@ -508,7 +516,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
               force: bool = False, data_root: Path | None = None, quiet: bool = False,
               console: Console | None = None, executor: Executor | None = None,
               retries: int = 0, loggers: Sequence[str] = (),
-              progress_every_s: float = PROGRESS_EVERY_S) -> list[RunRecord]:
+              progress_every_s: float = PROGRESS_EVERY_S,
+              stop_rules: dict[str, Callable[[int, dict[str, float]], bool]] | None = None) -> list[RunRecord]:
     """Run every configuration not already done in ``sweep_dir`` (all of them with ``force``).
 
     ``executor`` does the runs (default: the catalog's :data:`~ganbench.executors.DEFAULT_EXECUTOR`,
@@ -523,6 +532,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     Progress goes to ``console``: bars on a terminal, otherwise a plain line per running run
     every ``progress_every_s`` seconds and one per finished run; nothing with ``quiet``. Each
     run sends what it records to ``loggers`` (names in ``catalog.loggers``, ``--log``).
+    ``stop_rules`` maps run ids to the rule that may stop that run early
+    (:attr:`ganbench.tasks.RunTask.stop_rule`).
     """
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, got {retries}.")
@@ -541,7 +552,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
                 console.print(f"[yellow]warning:[/yellow] run {config.run_id} is kept, but {change}; "
                               "--force redoes it", highlight=False, soft_wrap=True)
         else:
-            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen, loggers=tuple(loggers)))
+            pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen, loggers=tuple(loggers),
+                                   stop_rule=(stop_rules or {}).get(config.run_id)))
     if records:
         console.print(f"skipping {len(records)} finished run(s) in {sweep_dir}; --force redoes them",
                       highlight=False, soft_wrap=True)

@@ -36,8 +36,9 @@ SAMPLES_FILE = "samples.png"
 GENERATOR_FILE = "generator.pt"
 CRITIC_FILE = "critic.pt"
 EVALUATIONS_FILE = "evaluations.csv"  # metrics over training (--eval-every)
+SEARCH_FILE = "search.json"  # in a ganbench search folder: the search's record
 LOCK_FILE = ".lock"  # held (flock) by the process training the run
-DONE_STATUSES = ("finished", "diverged")
+DONE_STATUSES = ("finished", "diverged", "pruned")  # pruned: stopped early by ganbench search
 STATUSES = (*DONE_STATUSES, "failed")
 # Files a finished run must have; their size and SHA-256 go into metrics.json["files"].
 REQUIRED_FILES = (HISTORY_FILE, GENERATOR_FILE, CRITIC_FILE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ganbench.storage import METRICS_FILE, write_json
 
@@ -40,6 +40,9 @@ class RunTask:
     # completed run whose metrics.json has changed since was done by another process.
     seen: tuple[int, int, int] | None = None
     loggers: tuple[str, ...] = ()  # --log: the loggers the run sends what it records to
+    # ganbench search's early stopping: called with (step, values over training) at each
+    # evaluation, True stops the run as "pruned"; picklable, so it travels to Ray workers too.
+    stop_rule: Callable[[int, dict[str, float]], bool] | None = None
 
 
 def record_failure(task: RunTask, error: str) -> RunRecord:

@@ -311,7 +311,7 @@ class LoopOutcome:
     """What :func:`run_loop` recorded: the per-step history and how the loop ended."""
 
     history: pd.DataFrame
-    status: str  # "finished" or "diverged"
+    status: str  # "finished", "diverged" or "pruned" (a callback stopped it)
     diverged_at: int | None
     train_seconds: float  # wall clock of the steps, callbacks excluded
 
@@ -319,7 +319,7 @@ class LoopOutcome:
 def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step: Callable[[int], Tensor], *,
              watch: Sequence[str] = ("g_loss", "d_loss"),
              on_progress: Callable[[int, pd.DataFrame], None] | None = None,
-             callbacks: Sequence[tuple[int, Callable[[int], None]]] = ()) -> LoopOutcome:
+             callbacks: Sequence[tuple[int, Callable[[int], bool | None]]] = ()) -> LoopOutcome:
     """Run ``one_step(step)`` ``steps`` times and record what it returns, without a host sync per step.
 
     ``one_step`` returns one value per column as a tensor on ``device``; the values stay on the
@@ -328,7 +328,8 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     gets the number of steps read back so far and the rows just read back (a data frame of
     ``step`` and ``columns``, up to the diverged step). Each ``(every, callback)`` is called with
     the step count every ``every`` steps (0: never; not after the last step) under a saved and
-    restored random state. The time of ``on_progress`` and the callbacks is not counted as
+    restored random state; one that returns a true value ends the run there as ``pruned`` (a
+    search stopping a weak trial). The time of ``on_progress`` and the callbacks is not counted as
     training time. Columns that are NaN
     throughout are dropped from the history, except the ``watch`` columns, which are always
     kept (a run that diverges at step 0 still has its losses, as NaN).
@@ -364,8 +365,14 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
             if every and done % every == 0 and not last:
                 began = time.perf_counter()
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    callback(done)
+                    stop = bool(callback(done))
                 callback_seconds += time.perf_counter() - began
+                if stop and status == "finished":
+                    status = "pruned"
+        if status == "pruned":
+            if read_up_to < done:  # callbacks run at read-back steps only by chance: read the rest
+                rows.append(buffer[read_up_to:done].cpu())
+            break
     train_seconds = time.perf_counter() - start - callback_seconds
 
     history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(columns))

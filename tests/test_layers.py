@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "ganbench.hookspecs": 1, "ganbench.registry": 1, "ganbench.storage": 1, "ganbench.errors": 1,
     "ganbench.values": 1, "ganbench.seeding": 1, "ganbench.timing": 1, "ganbench.memory": 1,
     "ganbench.threads": 1,
+    "ganbench.spaces": 1,
     # 2. the kinds of things plugins provide, and the catalog of them
     "ganbench.datasets": 2, "ganbench.variants": 2, "ganbench.architectures": 2,
     "ganbench.features": 2, "ganbench.metrics": 2, "ganbench.loggers": 2, "ganbench.catalog": 2,
@@ -40,7 +41,7 @@ LAYERS: dict[str, int] = {
     # 6. the training loops
     "ganbench.training": 6, "ganbench.translation": 6, "ganbench.samples": 6,
     # 7. runs, evaluations and reproductions
-    "ganbench.runner": 7, "ganbench.evaluation": 7, "ganbench.reproduce": 7,
+    "ganbench.runner": 7, "ganbench.evaluation": 7, "ganbench.reproduce": 7, "ganbench.search": 7,
     # 8. the built-in executors
     "ganbench.executors.local": 8, "ganbench.executors.ray": 8,
     # 9. results and the command line

@@ -22,6 +22,7 @@ import pandas as pd
 from ganbench.errors import UsageError
 from ganbench.report.markdown import code_fence, code_span, escape_markdown
 from ganbench.report.runs import RunData, load_runs, logger
+from ganbench.report.search import load_search, ranked_run_ids, search_section
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise, untested_pairs_note
 from ganbench.storage import RunFolder, atomic_path
 from ganbench.tables import (
@@ -242,6 +243,10 @@ def build_report(results_dir: Path, out_dir: Path, catalog: Any, *,
         raise UsageError(str(exc)) from None
     if not runs:
         raise UsageError(f"no ganbench runs under {results_dir}; run `ganbench run --out {results_dir}` first.")
+    search = load_search(results_dir)
+    if search is not None:  # a `ganbench search` folder: compare the runs it ranks, not every trial
+        ranked = ranked_run_ids(search)
+        runs = [r for r in runs if r.run_id in ranked] or runs
     long = load_results([RunFolder(r.run_dir, r.config, r.summary) for r in runs])  # warned once, by load_runs
     for line in undeclared_value_warnings(long, catalog):
         logger.warning("%s", line)
@@ -254,15 +259,21 @@ def build_report(results_dir: Path, out_dir: Path, catalog: Any, *,
     stamp = (generated_at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M:%S %Z")
     context = {"title": f"ganbench report: {results_dir.resolve().name}", "generated": stamp,
                "source": str(results_dir), "setup": _setup(runs), "datasets": datasets,
-               "failed": [{"run_id": f["run_id"], "error": f["error"][0]} for f in failed]}
+               "failed": [{"run_id": f["run_id"], "error": f["error"][0]} for f in failed], "search": None}
+    if search is not None:
+        context["search"] = search_section(search)
+        context["search"]["plots"] = [{
+            "title": plot.title, "caption": plot.caption, "file": f"images/{plot.name}.png",
+            "data_uri": _data_uri(plot.png), "png": plot.png, "path": image_dir / f"{plot.name}.png",
+        } for plot in context["search"]["plots"]]
 
     image_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for section in datasets:
-        for item in section["plots"] + section["samples"]:
-            with atomic_path(item["path"]) as tmp:
-                tmp.write_bytes(item["png"])
-            written.append(item["path"])
+    items = [item for section in datasets for item in section["plots"] + section["samples"]]
+    for item in items + (context["search"]["plots"] if search is not None else []):
+        with atomic_path(item["path"]) as tmp:
+            tmp.write_bytes(item["png"])
+        written.append(item["path"])
     files = ReportFiles(out_dir / "report.html", out_dir / "report.md", written)
     for template, path in (("report.html.j2", files.html), ("report.md.j2", files.markdown)):
         with atomic_path(path) as tmp:

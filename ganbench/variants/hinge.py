@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganbench.hookspecs import hookimpl
+from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
 
 
@@ -21,9 +22,14 @@ class HingeParams(VariantParams):
     (Zhang et al. 2019). The SNGAN paper's standard-CNN sweeps include β1 0.5 settings too.
     """
 
-    beta1: float = 0.0
+    # Search spaces: the "wide" ranges of Lucic et al. (2018), compare_gan's gan_lib ranges: learning
+    # rate log-uniform on [1e-5, 1e-2], beta1 uniform on [0, 1) (capped at 0.99: Adam needs < 1),
+    # discriminator steps 1 to 5.
+    lr_g: float = searched(2e-4, LogUniform(1e-5, 1e-2))
+    lr_d: float = searched(2e-4, LogUniform(1e-5, 1e-2))
+    beta1: float = searched(0.0, Uniform(0.0, 0.99))
     beta2: float = 0.9
-    n_critic: int = 1
+    n_critic: int = searched(1, IntRange(1, 5))
 
 
 class Hinge(Variant):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganbench.hookspecs import hookimpl
+from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
 
 
@@ -23,7 +24,15 @@ def r1_penalty(critic: nn.Module, real: Tensor) -> Tensor:
 class R1Params(VariantParams):
     """Adam 2e-4, betas (0.5, 0.999); penalty (gamma / 2)·E[‖∇ₓD(x)‖²] with gamma 10."""
 
-    gamma: float = 10.0
+    # Search spaces: the "wide" ranges of Lucic et al. (2018), compare_gan's gan_lib ranges: learning
+    # rate log-uniform on [1e-5, 1e-2], beta1 uniform on [0, 1) (capped at 0.99: Adam needs < 1),
+    # discriminator steps 1 to 5.
+    lr_g: float = searched(2e-4, LogUniform(1e-5, 1e-2))
+    lr_d: float = searched(2e-4, LogUniform(1e-5, 1e-2))
+    beta1: float = searched(0.5, Uniform(0.0, 0.99))
+    n_critic: int = searched(1, IntRange(1, 5))
+    # gamma: log-uniform on [0.1, 100], Lucic et al.'s wide range for penalty weights.
+    gamma: float = searched(10.0, LogUniform(0.1, 100.0))
 
     def validate(self) -> None:
         super().validate()

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganbench.hookspecs import hookimpl
+from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
 
 
@@ -16,6 +17,13 @@ from ganbench.variants import Variant, VariantParams
 class VanillaParams(VariantParams):
     """Adam 2e-4, betas (0.5, 0.999); ``generator_loss``: ``non-saturating`` or ``minimax``."""
 
+    # Search spaces: the "wide" ranges of Lucic et al. (2018), compare_gan's gan_lib ranges: learning
+    # rate log-uniform on [1e-5, 1e-2], beta1 uniform on [0, 1) (capped at 0.99: Adam needs < 1),
+    # discriminator steps 1 to 5.
+    lr_g: float = searched(2e-4, LogUniform(1e-5, 1e-2))
+    lr_d: float = searched(2e-4, LogUniform(1e-5, 1e-2))
+    beta1: float = searched(0.5, Uniform(0.0, 0.99))
+    n_critic: int = searched(1, IntRange(1, 5))
     generator_loss: Literal["non-saturating", "minimax"] = "non-saturating"
 
     def validate(self) -> None:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ganbench.hookspecs import hookimpl
+from ganbench.spaces import IntRange, LogUniform, searched
 from ganbench.variants import Variant, VariantParams
 
 
@@ -29,10 +30,12 @@ class WGANParams(VariantParams):
     """RMSprop 5e-5, n_critic 5, critic weights clipped to [-clip_value, clip_value]."""
 
     optimizer: Literal["adam", "rmsprop"] = "rmsprop"
-    lr_g: float = 5e-5
-    lr_d: float = 5e-5
-    n_critic: int = 5
-    clip_value: float = 0.01
+    # Search spaces: Lucic et al. (2018)'s wide ranges (compare_gan): learning rate log-uniform on
+    # [1e-5, 1e-2], critic steps 1 to 5, clipping log-uniform on [1e-3, 1]; RMSprop has no betas.
+    lr_g: float = searched(5e-5, LogUniform(1e-5, 1e-2))
+    lr_d: float = searched(5e-5, LogUniform(1e-5, 1e-2))
+    n_critic: int = searched(5, IntRange(1, 5))
+    clip_value: float = searched(0.01, LogUniform(1e-3, 1.0))
 
     def validate(self) -> None:
         super().validate()

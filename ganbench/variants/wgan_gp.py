@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ganbench.hookspecs import hookimpl
+from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
 from ganbench.variants.wgan import WassersteinLosses
 
@@ -30,12 +31,14 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
 class WGANGPParams(VariantParams):
     """Adam 1e-4, betas (0.0, 0.9) as in the paper, n_critic 5, penalty weight 10."""
 
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    beta1: float = 0.0
+    # Search spaces: Lucic et al. (2018)'s wide ranges (compare_gan): learning rate log-uniform on
+    # [1e-5, 1e-2], beta1 on [0, 1) (capped at 0.99), critic steps 1 to 5, lambda log-uniform on [0.1, 100].
+    lr_g: float = searched(1e-4, LogUniform(1e-5, 1e-2))
+    lr_d: float = searched(1e-4, LogUniform(1e-5, 1e-2))
+    beta1: float = searched(0.0, Uniform(0.0, 0.99))
     beta2: float = 0.9
-    n_critic: int = 5
-    lambda_gp: float = 10.0
+    n_critic: int = searched(5, IntRange(1, 5))
+    lambda_gp: float = searched(10.0, LogUniform(0.1, 100.0))
 
     def validate(self) -> None:
         super().validate()

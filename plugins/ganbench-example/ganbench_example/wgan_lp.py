@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 import ganbench
+from ganbench import IntRange, LogUniform, searched
 
 
 def lipschitz_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
@@ -30,12 +31,13 @@ def lipschitz_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
 class WGANLPParams(ganbench.VariantParams):
     """The paper's WGAN-GP settings (Adam 1e-4, betas 0.0/0.9, n_critic 5) and λ = 10."""
 
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
+    # Search spaces (ganbench search): WGAN-GP's wide ranges from Lucic et al. (2018).
+    lr_g: float = searched(1e-4, LogUniform(1e-5, 1e-2))
+    lr_d: float = searched(1e-4, LogUniform(1e-5, 1e-2))
     beta1: float = 0.0
     beta2: float = 0.9
-    n_critic: int = 5
-    lambda_lp: float = 10.0
+    n_critic: int = searched(5, IntRange(1, 5))
+    lambda_lp: float = searched(10.0, LogUniform(0.1, 100.0))
 
     def validate(self) -> None:
         super().validate()
