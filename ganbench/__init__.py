@@ -1,8 +1,8 @@
 """ganbench: a plugin-based benchmarking harness for GANs.
 
 A plugin needs only ``import ganbench`` and :data:`ganbench.hookimpl`; the base classes it
-subclasses, and :class:`MetricSkipped`, which a metric raises to skip itself with a reason,
-are re-exported here.
+subclasses, :class:`MetricSkipped`, which a metric raises to skip itself with a reason, and
+:func:`lazy_import`, which keeps torch out of a plugin's import, are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 
 try:
     __version__ = version("ganbench")
@@ -23,5 +24,5 @@ from ganbench.variants import Variant, VariantParams  # noqa: E402
 
 __all__ = [
     "ArchSpec", "Architecture", "DataSource", "Dataset", "EvaluationContext", "Metric",
-    "MetricSkipped", "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl",
+    "MetricSkipped", "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl", "lazy_import",
 ]
