@@ -150,3 +150,19 @@ def test_networks_moved_out_of_the_plugin_modules_are_importable_where_they_were
     for module in (architectures, stylegan):
         with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
             module.Nope  # noqa: B018
+
+
+def test_a_torchvision_data_set_names_its_class_and_finds_it_when_used():
+    import torchvision
+
+    from ganbench.datasets.images import CIFAR10, FashionMNIST
+
+    class KMNIST(FashionMNIST):  # a plugin may still give the class itself
+        name = "kmnist"
+        torchvision_class = torchvision.datasets.KMNIST
+
+    assert FashionMNIST.torchvision_class == "FashionMNIST"  # a name: listing imports no torchvision
+    assert FashionMNIST.dataset_class() is torchvision.datasets.FashionMNIST
+    assert CIFAR10.dataset_class() is torchvision.datasets.CIFAR10
+    assert KMNIST.dataset_class() is torchvision.datasets.KMNIST
+    assert KMNIST()._raw(Path("root")) == Path("root/KMNIST/raw")
