@@ -21,8 +21,8 @@ from typing import Any
 
 class LazyModule:
     """A stand-in for the module ``name``: imports it on first attribute access, then forwards
-    every read, write and deletion to it. It has no ``__dict__`` of its own (``__slots__``), so
-    tools that look there, such as pytest's ``monkeypatch``, see the real module's attributes."""
+    every read, write and deletion to it (``__dict__`` included, so tools such as pytest's
+    ``monkeypatch`` see and restore the real module's attributes)."""
 
     __slots__ = ("_lazy_name", "_lazy_target")
 
@@ -30,28 +30,31 @@ class LazyModule:
         object.__setattr__(self, "_lazy_name", name)
         object.__setattr__(self, "_lazy_target", None)
 
-    def _load(self) -> ModuleType:
+    def _lazy_load(self) -> ModuleType:
         module = object.__getattribute__(self, "_lazy_target")
         if module is None:
             module = importlib.import_module(object.__getattribute__(self, "_lazy_name"))
             object.__setattr__(self, "_lazy_target", module)
         return module
 
-    def __getattr__(self, attribute: str) -> Any:  # called for every name but the two slots
-        return getattr(self._load(), attribute)
+    def __getattribute__(self, attribute: str) -> Any:  # every read: one slot read once imported
+        module = object.__getattribute__(self, "_lazy_target")
+        if module is None:
+            module = LazyModule._lazy_load(self)
+        return getattr(module, attribute)
 
     def __setattr__(self, attribute: str, value: Any) -> None:
-        setattr(self._load(), attribute, value)
+        setattr(LazyModule._lazy_load(self), attribute, value)
 
     def __delattr__(self, attribute: str) -> None:
-        delattr(self._load(), attribute)
+        delattr(LazyModule._lazy_load(self), attribute)
 
     def __dir__(self) -> list[str]:
-        return dir(self._load())
+        return dir(LazyModule._lazy_load(self))
 
     def __repr__(self) -> str:
-        loaded = object.__getattribute__(self, "_lazy_target") is not None
-        return f"<lazy module {self._lazy_name!r} ({'imported' if loaded else 'not imported yet'})>"
+        name, loaded = (object.__getattribute__(self, slot) for slot in LazyModule.__slots__)
+        return f"<lazy module {name!r} ({'imported' if loaded is not None else 'not imported yet'})>"
 
 
 def lazy_import(name: str) -> Any:

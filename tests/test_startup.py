@@ -129,6 +129,7 @@ def test_a_lazy_module_is_imported_on_first_use_and_forwards_to_it(tmp_path, mon
     assert "not imported yet" in repr(probe)
     assert probe.VALUE == 1 and "lazy_probe" in sys.modules
     real = sys.modules["lazy_probe"]
+    assert probe.__dict__ is real.__dict__ and "(imported)" in repr(probe)
     monkeypatch.setattr(probe, "VALUE", 2)  # writes go to the real module, as with `import`
     assert real.VALUE == 2 and probe.VALUE == 2 and "VALUE" in dir(probe)
     monkeypatch.undo()
