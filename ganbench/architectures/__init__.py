@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ganbench.datasets import DatasetKind
 from ganbench.lazy import lazy_import
@@ -17,9 +17,6 @@ from ganbench.variants import CriticKind, CriticNorm
 
 torch = lazy_import("torch")
 nn = lazy_import("torch.nn")
-
-if TYPE_CHECKING:
-    from torch import Tensor
 
 # nn.Module subclasses live in ganbench.architectures.layers (defining one imports torch); they
 # are importable from here too, loaded on first use, so that listing architectures needs no torch.
