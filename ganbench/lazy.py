@@ -40,6 +40,8 @@ class LazyModule:
     def __getattribute__(self, attribute: str) -> Any:  # every read: one slot read once imported
         module = object.__getattribute__(self, "_lazy_target")
         if module is None:
+            if attribute == "__class__":  # isinstance() checks, e.g. pluggy's scan of a plugin's names
+                return LazyModule
             module = LazyModule._lazy_load(self)
         return getattr(module, attribute)
 
