@@ -3,6 +3,10 @@
 Subclass :class:`Architecture`, set ``name`` and ``description``, say how well it suits a
 data shape in :meth:`Architecture.suitability` and build the pair in
 :meth:`Architecture.build`; register the class from a ``register_architectures`` hook.
+
+A module that registers an architecture is imported by every command, ``ganbench --help``
+included, so it defines no ``nn.Module`` subclass (that would import torch): networks live in
+a module that ``build`` imports (:mod:`ganbench.architectures.layers`, ``stylegan_networks``).
 """
 
 from __future__ import annotations
