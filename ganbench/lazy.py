@@ -19,6 +19,11 @@ from types import ModuleType
 from typing import Any
 
 
+# Read on the stand-in itself, never forwarded: isinstance() checks (pluggy looks at every name
+# of a plugin module) and pickling must not import the module.
+_OWN_ATTRIBUTES = frozenset({"__class__", "__reduce__", "__reduce_ex__"})
+
+
 class LazyModule:
     """A stand-in for the module ``name``: imports it on first attribute access, then forwards
     every read, write and deletion to it (``__dict__`` included, so tools such as pytest's
@@ -38,12 +43,15 @@ class LazyModule:
         return module
 
     def __getattribute__(self, attribute: str) -> Any:  # every read: one slot read once imported
+        if attribute in _OWN_ATTRIBUTES:
+            return object.__getattribute__(self, attribute)
         module = object.__getattribute__(self, "_lazy_target")
         if module is None:
-            if attribute == "__class__":  # isinstance() checks, e.g. pluggy's scan of a plugin's names
-                return LazyModule
             module = LazyModule._lazy_load(self)
         return getattr(module, attribute)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # pickled by name, as a module is
+        return lazy_import, (object.__getattribute__(self, "_lazy_name"),)
 
     def __setattr__(self, attribute: str, value: Any) -> None:
         setattr(LazyModule._lazy_load(self), attribute, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -127,6 +128,7 @@ def test_a_lazy_module_is_imported_on_first_use_and_forwards_to_it(tmp_path, mon
 
     probe = lazy_import("lazy_probe")
     assert isinstance(probe, LazyModule) and not isinstance(probe, staticmethod)  # as pluggy checks a plugin's names
+    assert pickle.loads(pickle.dumps(probe)).__class__ is LazyModule  # pickled by name
     assert "lazy_probe" not in sys.modules
     assert "not imported yet" in repr(probe)
     assert probe.VALUE == 1 and "lazy_probe" in sys.modules
