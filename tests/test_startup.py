@@ -1,11 +1,12 @@
 """``ganbench --help``, ``list`` and ``plugins`` start without importing torch, torchvision,
 pandas, matplotlib, scipy or ray.
 
-Checked from what each fresh process really imported, not from timings: Python's import log
-(``PYTHONPROFILEIMPORTTIME``: one line per module executed, so a lazy stand-in that was
-touched shows up as the modules it ran) and ``sys.modules`` at exit. Installed plugins are
-not loaded (``GANBENCH_LOAD_PLUGINS=""``): a plugin may import torch at its top, which is
-allowed and tested below.
+Checked from what each fresh process really imported, not from timings: ``sys.modules`` at
+exit (a lazy stand-in is not there until it is used) and Python's import log
+(``PYTHONPROFILEIMPORTTIME``: each module an import statement executed, torch's own submodules
+included, however torch itself was reached). Installed plugins are not loaded
+(``GANBENCH_LOAD_PLUGINS=""``): a plugin may import torch at its top, which is allowed and
+tested below.
 """
 
 from __future__ import annotations
