@@ -1,8 +1,9 @@
 """ganbench: a plugin-based benchmarking harness for GANs.
 
 A plugin needs only ``import ganbench`` and :data:`ganbench.hookimpl`; the base classes it
-subclasses, and :class:`MetricSkipped`, which a metric raises to skip itself with a reason,
-are re-exported here, and the search-space types a ``Params`` field declares.
+subclasses, :class:`MetricSkipped`, which a metric raises to skip itself with a reason,
+:func:`lazy_import`, which keeps torch out of a plugin's import, and the search-space types a
+``Params`` field declares are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ganbench.threads import request_passive_waits
 request_passive_waits()  # before anything below loads torch (and OpenMP): see ganbench.threads
 
 from ganbench.hookspecs import hookimpl  # noqa: E402
+from ganbench.lazy import lazy_import  # noqa: E402
 
 try:
     __version__ = version("ganbench")
@@ -28,6 +30,6 @@ from ganbench.variants import Variant, VariantParams  # noqa: E402
 
 __all__ = [
     "ArchSpec", "Architecture", "DataSource", "Dataset", "EvaluationContext", "Metric",
-    "MetricSkipped", "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl",
+    "MetricSkipped", "TensorSource", "Variant", "VariantParams", "__version__", "hookimpl", "lazy_import",
     "Choice", "IntRange", "LogUniform", "Uniform", "searched",  # search spaces (ganbench search)
 ]

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
 from ganbench.architectures import AUTO_MIN_SUITABILITY
 from ganbench.catalog import Catalog
 from ganbench.errors import UsageError
+from ganbench.lazy import lazy_import
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
 from ganbench.recipes import check_published
+
+torch = lazy_import("torch")
 
 DEFAULT_VARIANTS = ("vanilla", "wgan", "wgan-gp")
 DEFAULT_DATASETS = ("fashion-mnist",)

@@ -19,7 +19,10 @@ import resource
 import sys
 from pathlib import Path
 
-import torch
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
 
 PROC_STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")

@@ -7,8 +7,10 @@ import random
 from contextlib import contextmanager
 from typing import Iterator
 
-import numpy as np
-import torch
+from ganbench.lazy import lazy_import
+
+np = lazy_import("numpy")
+torch = lazy_import("torch")
 
 
 def seed_everything(seed: int, device: torch.device) -> None:

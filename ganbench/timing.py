@@ -9,7 +9,10 @@ from collections import defaultdict
 from contextlib import contextmanager
 from typing import Iterator
 
-import torch
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
 
 _one_off_lock = threading.Lock()
 _one_off_totals = [0.0, 0.0]  # wall-clock and CPU seconds of one-off work in this process so far

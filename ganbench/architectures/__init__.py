@@ -3,21 +3,37 @@
 Subclass :class:`Architecture`, set ``name`` and ``description``, say how well it suits a
 data shape in :meth:`Architecture.suitability` and build the pair in
 :meth:`Architecture.build`; register the class from a ``register_architectures`` hook.
+
+A module that registers an architecture is imported by every command, ``ganbench --help``
+included, so it defines no ``nn.Module`` subclass (that would import torch): networks live in
+a module that ``build`` imports (:mod:`ganbench.architectures.layers`, ``stylegan_networks``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
-from torch import Tensor, nn
-from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import spectral_norm
+from typing import Any, ClassVar
 
 from ganbench.datasets import DatasetKind
+from ganbench.lazy import lazy_import
 from ganbench.variants import CriticKind, CriticNorm
+
+torch = lazy_import("torch")
+nn = lazy_import("torch.nn")
+
+# nn.Module subclasses live in ganbench.architectures.layers (defining one imports torch); they
+# are importable from here too, loaded on first use, so that listing architectures needs no torch.
+_LAZY_NAMES = ("ConditionalGenerator", "MinibatchStd", "ProjectionCritic", "ReconstructionEnergy", "Reshape",
+               "Residual", "SPECTRAL_NORM_LAYERS", "cyclic_labels")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        from ganbench.architectures import layers
+
+        return getattr(layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 AUTO_MIN_SUITABILITY = 2  # --arch auto picks only architectures that score this or more
@@ -102,47 +118,12 @@ def norm_2d(kind: CriticNorm, channels: int) -> nn.Module:
             "none": nn.Identity}[kind]()
 
 
-class Reshape(nn.Module):
-    def __init__(self, *shape: int):
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, x):
-        return x.reshape(x.shape[0], *self.shape)
-
-
-class ReconstructionEnergy(nn.Module):
-    """An auto-encoder critic: the energy of each sample is its mean squared reconstruction error."""
-
-    def __init__(self, encoder: nn.Module, decoder: nn.Module):
-        super().__init__()
-        self.encoder = encoder
-        self.decoder = decoder
-
-    def forward(self, x: Tensor) -> Tensor:
-        reconstruction = self.decoder(self.encoder(x)).reshape(x.shape)
-        return (reconstruction - x).pow(2).flatten(start_dim=1).mean(dim=1)
-
-
-class MinibatchStd(nn.Module):
-    """Karras et al. (2018): append the mean over features of the per-feature standard
-    deviation across the batch as one constant extra feature (``(N, F)`` → ``(N, F + 1)``) or
-    channel (``(N, C, H, W)`` → ``(N, C + 1, H, W)``)."""
-
-    def __init__(self, eps: float = 1e-8):
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        std = (x.var(dim=0, unbiased=False) + self.eps).sqrt().mean()
-        extra = std.expand(x.shape[0], 1, *x.shape[2:])
-        return torch.cat([x, extra], dim=1)
-
-
 def critic_with_head(body: nn.Sequential, head: nn.Sequential, spec: ArchSpec) -> nn.Module:
     """The critic ``head(body(x))`` flattened to ``(N,)``, or, with ``spec.num_classes``, a
     :class:`ProjectionCritic`. A :class:`MinibatchStd` layer goes between body and head when
     ``spec.minibatch_std`` is set (the head must then take one extra feature/channel)."""
+    from ganbench.architectures.layers import MinibatchStd, ProjectionCritic
+
     if spec.minibatch_std:
         body = nn.Sequential(*body, MinibatchStd())
     if not spec.num_classes:
@@ -155,44 +136,6 @@ def critic_with_head(body: nn.Sequential, head: nn.Sequential, spec: ArchSpec) -
     return ProjectionCritic(body, head, spec.num_classes, width)
 
 
-class ProjectionCritic(nn.Module):
-    """Miyato & Koyama (2018): ``head(φ(x)) + ⟨embed(y), φ(x)⟩`` with φ the critic's body."""
-
-    def __init__(self, body: nn.Module, head: nn.Module, num_classes: int, feature_width: int):
-        super().__init__()
-        self.body = body
-        self.head = head
-        self.num_classes = num_classes
-        self.embed = nn.Embedding(num_classes, feature_width)
-        nn.init.normal_(self.embed.weight, 0.0, 0.02)
-
-    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
-        features = self.body(x)
-        projection = (self.embed(labels) * features.flatten(start_dim=1)).sum(dim=1)
-        return self.head(features).flatten() + projection
-
-
-class ConditionalGenerator(nn.Module):
-    """G(z, y) = net([z, embed(y)]). Without labels it generates classes 0, 1, ..., C-1, 0, ...
-    in turn, so callers that know nothing of labels get a balanced, reproducible set."""
-
-    def __init__(self, net: nn.Module, num_classes: int, embed_dim: int):
-        super().__init__()
-        self.net = net
-        self.num_classes = num_classes
-        self.embed = nn.Embedding(num_classes, embed_dim)
-
-    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        if labels is None:
-            labels = cyclic_labels(z.shape[0], self.num_classes, z.device)
-        return self.net(torch.cat([z, self.embed(labels)], dim=1))
-
-
-def cyclic_labels(count: int, num_classes: int, device: torch.device | str = "cpu") -> Tensor:
-    """``0, 1, ..., num_classes - 1, 0, 1, ...``: the labels a conditional G makes by default."""
-    return torch.arange(count, device=device) % num_classes
-
-
 def label_embedding_dim(num_classes: int) -> int:
     """The width of G's label embedding concatenated to z."""
     return min(num_classes, 50)
@@ -201,6 +144,8 @@ def label_embedding_dim(num_classes: int) -> int:
 def conditional_generator(net: nn.Module, spec: ArchSpec) -> nn.Module:
     """``net`` itself, or, with ``spec.num_classes``, a :class:`ConditionalGenerator` around it
     (``net`` must then take ``latent_dim + label_embedding_dim(num_classes)`` inputs)."""
+    from ganbench.architectures.layers import ConditionalGenerator
+
     if not spec.num_classes:
         return net
     return ConditionalGenerator(net, spec.num_classes, label_embedding_dim(spec.num_classes))
@@ -213,10 +158,9 @@ def generator_input_dim(spec: ArchSpec) -> int:
 
 def generator_classes(generator: nn.Module) -> int | None:
     """The number of classes of a conditional generator, ``None`` for an unconditional one."""
+    from ganbench.architectures.layers import ConditionalGenerator
+
     return generator.num_classes if isinstance(generator, ConditionalGenerator) else None
-
-
-SPECTRAL_NORM_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
 
 def apply_spectral_norm(critic: nn.Module) -> nn.Module:
@@ -225,6 +169,11 @@ def apply_spectral_norm(critic: nn.Module) -> nn.Module:
     Layers already parametrised are left alone, so calling it twice is harmless. Returns
     ``critic`` (changed in place).
     """
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    from ganbench.architectures.layers import SPECTRAL_NORM_LAYERS
+
     for module in critic.modules():
         if isinstance(module, SPECTRAL_NORM_LAYERS) and not parametrize.is_parametrized(module, "weight"):
             spectral_norm(module)
@@ -232,5 +181,5 @@ def apply_spectral_norm(critic: nn.Module) -> nn.Module:
 
 
 __all__ = ["ArchSpec", "Architecture", "ConditionalGenerator", "MinibatchStd", "ProjectionCritic",
-           "ReconstructionEnergy", "Reshape", "apply_spectral_norm", "conditional_generator", "critic_with_head",
+           "ReconstructionEnergy", "Reshape", "SPECTRAL_NORM_LAYERS", "apply_spectral_norm", "conditional_generator", "critic_with_head",
            "cyclic_labels", "generator_classes", "generator_input_dim", "label_embedding_dim", "norm_1d", "norm_2d"]

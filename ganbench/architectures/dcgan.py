@@ -12,14 +12,18 @@ image's reconstruction error.
 from __future__ import annotations
 
 import math
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ganbench.architectures import (
-    ArchSpec, Architecture, ReconstructionEnergy, Reshape, conditional_generator, critic_with_head,
-    generator_input_dim, norm_2d,
+    ArchSpec, Architecture, conditional_generator, critic_with_head, generator_input_dim, norm_2d,
 )
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+nn = lazy_import("torch.nn")
+
+if TYPE_CHECKING:
+    from ganbench.architectures.layers import ReconstructionEnergy
 
 SIZES = (28, 32, 64)
 BASE_WIDTH = 64
@@ -69,6 +73,8 @@ def _critic(channels: int, size: int, norm: str, spec: ArchSpec) -> nn.Module:
 
 def _autoencoder(channels: int, size: int, norm: str) -> ReconstructionEnergy:
     """The encoder of :func:`_critic` and its mirror image in transposed convolutions."""
+    from ganbench.architectures.layers import ReconstructionEnergy
+
     widths = _widths(size)
     decoder: list[nn.Module] = []
     for width_in, width in zip(widths[::-1], widths[-2::-1]):
@@ -82,6 +88,8 @@ def _autoencoder(channels: int, size: int, norm: str) -> ReconstructionEnergy:
 
 
 def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
+    from ganbench.architectures.layers import Reshape
+
     layers: list[nn.Module]
     if size == 28:  # Linear z → 128·7·7, then 7 → 14 → 28
         width = 2 * BASE_WIDTH

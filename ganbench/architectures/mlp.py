@@ -10,16 +10,23 @@ D; small data D → 64 → 64 → 64 → D) and returns each sample's reconstruc
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ganbench.architectures import (
-    ArchSpec, Architecture, ReconstructionEnergy, Reshape, conditional_generator, critic_with_head,
-    generator_input_dim,
+    ArchSpec, Architecture, conditional_generator, critic_with_head, generator_input_dim,
 )
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+nn = lazy_import("torch.nn")
+
+if TYPE_CHECKING:
+    from ganbench.architectures.layers import ReconstructionEnergy
 
 
 def _generator_image(latent_dim: int, out_dim: int, shape: tuple[int, ...]) -> nn.Sequential:
+    from ganbench.architectures.layers import Reshape
+
     layers: list[nn.Module] = []
     width_in = latent_dim
     for width in (256, 512, 1024):
@@ -30,6 +37,8 @@ def _generator_image(latent_dim: int, out_dim: int, shape: tuple[int, ...]) -> n
 
 def _autoencoder(in_dim: int, hidden: tuple[int, ...]) -> ReconstructionEnergy:
     """Encoder ``in_dim → hidden...`` and its mirror back to ``in_dim``, LeakyReLU(0.2) between."""
+    from ganbench.architectures.layers import ReconstructionEnergy
+
     widths = (in_dim, *hidden)
     encoder: list[nn.Module] = [nn.Flatten()]
     for width_in, width in zip(widths, widths[1:]):
@@ -69,6 +78,8 @@ class MLP(Architecture):
         return 6 if data_shape == (1,) else 8
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
+        from ganbench.architectures.layers import Reshape
+
         # G is built before the critic: their initial weights come from the seeded generator in
         # this order, and changing it would change every recorded run's results.
         self.check_critic_kind(spec.critic_kind)

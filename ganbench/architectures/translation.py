@@ -15,10 +15,11 @@ builds it twice (X→Y with Y's critic, Y→X with X's critic). Only two-domain 
 
 from __future__ import annotations
 
-from torch import Tensor, nn
-
 from ganbench.architectures import ArchSpec, Architecture
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+nn = lazy_import("torch.nn")
 
 WIDTH = 32
 RESNET_BLOCKS = 3
@@ -29,16 +30,14 @@ def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list
             nn.InstanceNorm2d(c_out), nn.ReLU(True)]
 
 
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            *_conv_norm_relu(channels, channels, 3),
-            nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(channels),
-        )
+def residual_block(channels: int) -> nn.Module:
+    """``x + body(x)``, the body two reflect-padded 3×3 convolutions with instance norm."""
+    from ganbench.architectures.layers import Residual
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.body(x)
+    return Residual(nn.Sequential(
+        *_conv_norm_relu(channels, channels, 3),
+        nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(channels),
+    ))
 
 
 def translator(channels: int, width: int = WIDTH, blocks: int = RESNET_BLOCKS) -> nn.Sequential:
@@ -46,7 +45,7 @@ def translator(channels: int, width: int = WIDTH, blocks: int = RESNET_BLOCKS) -
     return nn.Sequential(
         *_conv_norm_relu(channels, width, 7),
         *_conv_norm_relu(width, 2 * width, 3, stride=2),
-        *[ResidualBlock(2 * width) for _ in range(blocks)],
+        *[residual_block(2 * width) for _ in range(blocks)],
         nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1),
         nn.InstanceNorm2d(width), nn.ReLU(True),
         nn.Conv2d(width, channels, 7, padding=3, padding_mode="reflect"), nn.Tanh(),

@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Literal
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Literal
 
 from ganbench.errors import UsageError
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 DatasetKind = Literal["vector", "image", "two-domain"]
 Task = Literal["generation", "translation"]

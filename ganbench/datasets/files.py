@@ -29,15 +29,20 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torch import Tensor
 
 from ganbench.datasets import cache_dir
 from ganbench.errors import UsageError
+from ganbench.lazy import lazy_import
 from ganbench.storage import atomic_path, read_json, write_json
+
+np = lazy_import("numpy")
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 RESIZE_RECIPE = "centre crop to square, PIL bicubic with antialias"
 NATIVE_RECIPE = "none: images kept at their own size"

@@ -26,19 +26,22 @@ import shutil
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any, Callable, ClassVar
-
-import numpy as np
-import torch
-import torchvision
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ganbench.datasets import (
     DataSource, Dataset, StreamingSource, TensorSource, cache_dir, fits_in_memory,
 )
 from ganbench.errors import DatasetUnavailableError
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.storage import read_json, write_json
+
+np = lazy_import("numpy")
+torch = lazy_import("torch")
+torchvision = lazy_import("torchvision")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -47,13 +50,20 @@ class TorchvisionImages(Dataset):
     """An image data set read with a torchvision dataset class."""
 
     kind = "image"
-    torchvision_class: ClassVar[type]
+    torchvision_class: ClassVar[type | str]  # a torchvision.datasets class, or its name there
     debian_dir: ClassVar[Path | None] = None
     remedies: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def dataset_class(cls) -> type:
+        """The torchvision dataset class; a name in ``torchvision_class`` is looked up in
+        ``torchvision.datasets`` here, so that listing data sets does not import torchvision."""
+        found = cls.torchvision_class
+        return getattr(torchvision.datasets, found) if isinstance(found, str) else found
+
     # --- torchvision specifics, overridden per family -------------------------------------
     def _open(self, root: Path, train: bool, download: bool) -> Any:
-        return self.torchvision_class(root=str(root), train=train, download=download)
+        return self.dataset_class()(root=str(root), train=train, download=download)
 
     def _root_in(self, folder: Path) -> Path | None:
         """The torchvision root of this data set's files in ``folder`` (staged there if need
@@ -70,7 +80,7 @@ class TorchvisionImages(Dataset):
     def _as_tensors(tv_dataset: Any) -> tuple[Tensor, Tensor]:
         """All images as uint8 N×C×H×W and labels as int64."""
         data = tv_dataset.data
-        data = torch.as_tensor(np.asarray(data)) if not isinstance(data, Tensor) else data
+        data = torch.as_tensor(np.asarray(data)) if not isinstance(data, torch.Tensor) else data
         data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
         return data.contiguous(), torch.as_tensor(np.asarray(tv_dataset.targets), dtype=torch.int64)
 
@@ -124,7 +134,7 @@ class TorchvisionImages(Dataset):
             tried.append(f"download into {download_root}: {type(exc).__name__}: {exc}")
         remedies = "\n".join(f"  - {r}" for r in self.remedies + (
             f"pass --data-root DIR with the files in torchvision's layout under DIR "
-            f"(what torchvision.datasets.{self.torchvision_class.__name__}(DIR, download=True) writes)",
+            f"(what torchvision.datasets.{self.dataset_class().__name__}(DIR, download=True) writes)",
             "connect to the internet so that torchvision can download it",
         ))
         raise DatasetUnavailableError(
@@ -160,7 +170,7 @@ class MNISTFamily(TorchvisionImages):
     )
 
     def _raw(self, root: Path) -> Path:
-        return root / self.torchvision_class.__name__ / "raw"
+        return root / self.dataset_class().__name__ / "raw"
 
     def _root_in(self, folder: Path) -> Path | None:
         if any((self._raw(folder) / stem).exists() for stem in self.idx_files):
@@ -329,7 +339,7 @@ def _check_staged(root: Path, raw: Path, sources: dict[str, Path], num_classes: 
 class FashionMNIST(MNISTFamily):
     name = "fashion-mnist"
     description = "Fashion-MNIST: 60k 28x28 grey clothing images, 10 classes."
-    torchvision_class = torchvision.datasets.FashionMNIST
+    torchvision_class = "FashionMNIST"
     debian_dir = DEBIAN_FASHION_MNIST
     remedies = ("install Debian's package: apt-get install dataset-fashion-mnist",)
 
@@ -337,13 +347,13 @@ class FashionMNIST(MNISTFamily):
 class MNIST(MNISTFamily):
     name = "mnist"
     description = "MNIST: 60k 28x28 grey handwritten digits, 10 classes."
-    torchvision_class = torchvision.datasets.MNIST
+    torchvision_class = "MNIST"
 
 
 class CIFAR10(TorchvisionImages):
     name = "cifar10"
     description = "CIFAR-10: 50k 32x32 colour images, 10 classes."
-    torchvision_class = torchvision.datasets.CIFAR10
+    torchvision_class = "CIFAR10"
     shape = (3, 32, 32)
     num_classes = 10
 

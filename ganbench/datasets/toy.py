@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ganbench.datasets import DataSource, Dataset
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class MixtureSource(DataSource):

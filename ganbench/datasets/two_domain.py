@@ -10,15 +10,18 @@ for ``fashion-mnist`` (``--data-root``, Debian's package, download).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ganbench.datasets import DataSource, Dataset, TensorSource
 from ganbench.datasets.images import FashionMNIST
 from ganbench.errors import DatasetUnavailableError
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class TwoDomainSource(DataSource):

@@ -13,19 +13,23 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ganbench.datasets import DataSource, Dataset, StreamingSource, TensorSource, fits_in_memory
 from ganbench.datasets.files import ARRAY_SUFFIXES, DecodedImages, read_images
 from ganbench.errors import DatasetUnavailableError, UsageError
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
-class _PixelRows(torch.utils.data.Dataset):
-    """(image, label) pairs read from memory-mapped pixels, for :class:`StreamingSource`."""
+class _PixelRows:
+    """(image, label) pairs read from memory-mapped pixels, for :class:`StreamingSource`: a
+    map-style data set for torch's ``DataLoader`` (``__len__`` and ``__getitem__``)."""
 
     def __init__(self, pixels: Tensor, labels: Tensor | None):
         self.pixels, self.labels = pixels, labels

@@ -8,10 +8,14 @@ classifier trained on the data set itself (:mod:`ganbench.features.classifier`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def quantize(images: Tensor) -> Tensor:

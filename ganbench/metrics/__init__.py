@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import pandas as pd
-import torch
-from torch import Tensor, nn
-
-from ganbench.architectures import cyclic_labels, generator_classes
+from ganbench.architectures import generator_classes
 from ganbench.datasets import DataSource, Dataset
+from ganbench.lazy import lazy_import
 from ganbench.values import Section, ValueInfo
+
+pd = lazy_import("pandas")
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 Requirement = Literal["samples", "real", "history"]
 
@@ -77,6 +80,8 @@ class EvaluationContext:
     def requested_labels(self, n: int | None = None) -> Tensor | None:
         """The classes :meth:`generated` asks a conditional generator for (0, 1, ..., C-1, 0, ...;
         on the CPU), or ``None`` for an unconditional generator."""
+        from ganbench.architectures.layers import cyclic_labels
+
         if self.generator is None:
             return None
         num_classes = generator_classes(self.generator)

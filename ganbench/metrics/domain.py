@@ -10,16 +10,17 @@ data these features see what matters there better than ImageNet's Inception does
 
 from __future__ import annotations
 
-import torch
-
 from ganbench.datasets import Dataset
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.metrics import EvaluationContext, Metric
 from ganbench.metrics.features import (
     describe_features, domain_extractor, generated_features, real_features, statistics_pair,
 )
 from ganbench.metrics.fid import IS_SPLITS, prdc_values
 from ganbench.metrics.statistics import class_statistics, frechet_distance, inception_score
+
+torch = lazy_import("torch")
 
 
 class DomainMetric(Metric):

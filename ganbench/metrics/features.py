@@ -18,19 +18,22 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 from ganbench.datasets import cache_dir
 from ganbench.errors import UsageError
 from ganbench.features import FeatureExtractor, quantize
+from ganbench.lazy import lazy_import
 from ganbench.metrics import EvaluationContext, MetricSkipped
 from ganbench.metrics.statistics import GaussianStatistics
 from ganbench.storage import atomic_path
 from ganbench.timing import one_off_work
+
+np = lazy_import("numpy")
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,12 @@ import logging
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-from scipy import linalg, stats
+from ganbench.lazy import lazy_import
+
+np = lazy_import("numpy")
+torch = lazy_import("torch")
+linalg = lazy_import("scipy.linalg")
+stats = lazy_import("scipy.stats")
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,13 @@ there land on it (PacGAN's 20 of 2,500 samples on the 25-mode grid is 20% of 100
 
 from __future__ import annotations
 
-import torch
-from scipy import stats
-
 from ganbench.datasets.toy import GaussianMixture
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.metrics import EvaluationContext, Metric
+
+torch = lazy_import("torch")
+stats = lazy_import("scipy.stats")
 
 MIN_PER_MODE_SHARE = 0.2
 

@@ -15,15 +15,20 @@ Both use the first ``eval_samples`` test images of each domain (fewer if a domai
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ganbench.datasets import Dataset
 from ganbench.datasets.two_domain import ClassGroupDomains, TwoDomainSource
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.metrics import EvaluationContext, Metric
 from ganbench.metrics import features as metric_features
 from ganbench.metrics.statistics import GaussianStatistics, frechet_distance
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 BATCH_SIZE = 500
 
@@ -39,12 +44,12 @@ def held_out(context: EvaluationContext) -> tuple[Tensor, Tensor]:
     return context.memo[key]
 
 
-@torch.no_grad()
 def translate(network: torch.nn.Module, images: Tensor) -> Tensor:
     """``network`` applied in eval mode, in batches."""
     was_training = network.training
     network.eval()
-    out = torch.cat([network(images[i:i + BATCH_SIZE]) for i in range(0, images.shape[0], BATCH_SIZE)])
+    with torch.no_grad():
+        out = torch.cat([network(images[i:i + BATCH_SIZE]) for i in range(0, images.shape[0], BATCH_SIZE)])
     network.train(was_training)
     return out
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.metrics import EvaluationContext, Metric
+
+np = lazy_import("numpy")
 
 
 def loss_std(values: np.ndarray) -> float:

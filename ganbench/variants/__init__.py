@@ -8,12 +8,15 @@ hyperparameters, implement the two losses (and, if needed, :meth:`Variant.penalt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ganbench.datasets import Task
+from ganbench.lazy import lazy_import
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 CriticOutput = Literal["logit", "score", "raw", "relativistic"]
 CriticNorm = Literal["batch", "layer", "none"]

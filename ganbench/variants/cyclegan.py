@@ -12,13 +12,16 @@ The paper's history pool of 50 generated images for the discriminators is not us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, Literal
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.variants import TranslationVariant, VariantParams
+
+F = lazy_import("torch.nn.functional")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ganbench.architectures.dcgan import dcgan_init
 from ganbench.hookspecs import hookimpl
 from ganbench.variants.vanilla import Vanilla
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class DCGANRecipe(Vanilla):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ganbench.hookspecs import hookimpl
 from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass

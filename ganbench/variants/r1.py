@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
+
+torch = lazy_import("torch")
+F = lazy_import("torch.nn.functional")
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 
 def r1_penalty(critic: nn.Module, real: Tensor) -> Tensor:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.variants import Variant
 from ganbench.variants.rsgan import require_real_scores
+
+F = lazy_import("torch.nn.functional")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def relativistic_average_loss(winners: Tensor, losers: Tensor) -> Tensor:

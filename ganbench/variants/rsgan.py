@@ -7,11 +7,16 @@ fake logit (``rsgan``: paired samples) or between a logit and the other batch's 
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.variants import Variant
+
+F = lazy_import("torch.nn.functional")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def require_real_scores(real_scores: Tensor | None, variant: str) -> Tensor:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, Literal
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
+
+F = lazy_import("torch.nn.functional")
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Literal
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.spaces import IntRange, LogUniform, searched
 from ganbench.variants import Variant, VariantParams
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 
 class WassersteinLosses:
@@ -48,11 +51,11 @@ class WGAN(WassersteinLosses, Variant):
     description = "Wasserstein GAN: critic weights clipped after each step, RMSprop, n_critic 5."
     Params = WGANParams
 
-    @torch.no_grad()
     def after_critic_step(self, critic: nn.Module) -> None:
         c = self.params.clip_value
-        for parameter in critic.parameters():
-            parameter.clamp_(-c, c)
+        with torch.no_grad():
+            for parameter in critic.parameters():
+                parameter.clamp_(-c, c)
 
 
 @hookimpl

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
 from ganbench.spaces import IntRange, LogUniform, Uniform, searched
 from ganbench.variants import Variant, VariantParams
 from ganbench.variants.wgan import WassersteinLosses
+
+torch = lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:

@@ -9,10 +9,14 @@ the mean over directions. It applies to every data set, but is computed only whe
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 import ganbench
+
+torch = ganbench.lazy_import("torch")  # imported on first use: see wgan_lp.py
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 PROJECTION_SEED = 0
 

@@ -7,12 +7,16 @@ only penalises norms above 1: λ·E[max(0, ‖∇ₓ̂ C(x̂)‖₂ − 1)²].
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 import ganbench
 from ganbench import IntRange, LogUniform, searched
+
+# torch is imported on first use, so that `ganbench --help` and `ganbench list` do not wait for it.
+torch = ganbench.lazy_import("torch")
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 
 def lipschitz_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
