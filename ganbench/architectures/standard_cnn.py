@@ -16,13 +16,18 @@ default ``ortho`` initialisation), zero biases; BN gains 1.
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ganbench.architectures import (
-    ArchSpec, Architecture, Reshape, conditional_generator, critic_with_head, generator_input_dim, norm_2d,
+    ArchSpec, Architecture, conditional_generator, critic_with_head, generator_input_dim, norm_2d,
 )
-from ganbench.architectures.resnet import GlobalPool
 from ganbench.hookspecs import hookimpl
+from ganbench.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from torch import nn
+else:
+    nn = lazy_import("torch.nn")
 
 SIZE = 32
 GENERATOR_WIDTHS = (512, 256, 128, 64)
@@ -62,6 +67,9 @@ class StandardCNN(Architecture):
         return 128
 
     def build(self, spec: ArchSpec) -> tuple[nn.Module, nn.Module]:
+        from ganbench.architectures.layers import Reshape
+        from ganbench.architectures.resnet_networks import GlobalPool
+
         self.check_critic_kind(spec.critic_kind)
         channels, norm = spec.data_shape[0], spec.critic_norm
         top = GENERATOR_WIDTHS[0]
