@@ -16,6 +16,7 @@ import torch
 
 from ganbench.architectures import AUTO_MIN_SUITABILITY
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import DEFAULT_CHECKPOINT_EVERY, CheckpointInterval, check_keep_checkpoints
 from ganbench.errors import UsageError
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
 
@@ -40,6 +41,8 @@ class TrainSettings:
     eval_every: int = 0
     fid_pipeline: str = "tf"
     inception_weights: str | None = None
+    checkpoint_every: str = DEFAULT_CHECKPOINT_EVERY  # steps (500), training time (10m) or off
+    keep_checkpoints: int = 0  # 0: only the latest checkpoint; K: also every K-th
 
     def validate(self) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
@@ -58,6 +61,8 @@ class TrainSettings:
             raise UsageError(f"fid_pipeline must be one of {', '.join(FID_PIPELINES)}, got {self.fid_pipeline!r}.")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise UsageError(f"device must be auto, cpu or cuda, got {self.device!r}.")
+        CheckpointInterval.parse(self.checkpoint_every)
+        check_keep_checkpoints(self.keep_checkpoints)
 
 
 @dataclass
@@ -97,6 +102,8 @@ class RunConfig:
     inception_weights: str | None = None
     options: dict[str, Any] = field(default_factory=lambda: TrainingOptions().to_dict())
     data: dict[str, Any] | None = None  # the data set's spec, for data sets made from an argument
+    checkpoint_every: str = DEFAULT_CHECKPOINT_EVERY  # when checkpoints are taken: never changes results
+    keep_checkpoints: int = 0
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
@@ -461,7 +468,8 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     sample_every=sweep.train.sample_every, eval_samples=sweep.train.eval_samples,
                     eval_every=sweep.train.eval_every, fid_pipeline=sweep.train.fid_pipeline,
                     inception_weights=sweep.train.inception_weights, options=options.to_dict(),
-                    data=dataset_cls.spec,
+                    data=dataset_cls.spec, checkpoint_every=sweep.train.checkpoint_every,
+                    keep_checkpoints=sweep.train.keep_checkpoints,
                 ))
     return runs
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import CheckpointInterval, Checkpointer, remove_checkpoints
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
@@ -175,13 +176,23 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     """Train, evaluate and save one run into ``run_dir``; returns the ``metrics.json`` content.
 
     ``on_step`` is called with the number of finished generator steps, for progress display.
+    A checkpoint is saved whenever ``config.checkpoint_every`` says; a folder that holds a
+    usable checkpoint of the same config digest is not emptied: the run goes on from its
+    latest checkpoint, with results identical to an uninterrupted run (bit for bit on CPU),
+    and ``resumed_from`` lists the steps it went on from. Training, wall-clock and CPU times
+    are summed over the segments, each counted up to the checkpoint the next went on from;
+    peak memory is the largest of the segments'. A finished run's checkpoints are deleted.
     One-off work done during the run (:func:`ganbench.timing.one_off_work`: a domain
     classifier trained, real statistics computed) is recorded as ``setup_time_s`` and left out
     of ``wall_clock_s``, ``cpu_time_s`` and ``eval_time_s``, so the first run of a sweep is
     not charged for the caches every later run uses.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    _clear(run_dir)
+    checkpointer = Checkpointer(run_dir, config.digest(), CheckpointInterval.parse(config.checkpoint_every),
+                                config.keep_checkpoints)
+    resume = checkpointer.load_latest()
+    if resume is None:
+        _clear(run_dir)
     write_json(run_dir / CONFIG_FILE, {
         "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
         "environment": environment(), "command": command or sys.argv,
@@ -205,7 +216,18 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
             return
         save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}", labels=labels)
 
-    evaluations: list[dict[str, Any]] = []
+    evaluations: list[dict[str, Any]] = list(resume["evaluations"]) if resume else []
+    earlier = resume["segments"] if resume else {"wall_clock_s": 0.0, "cpu_time_s": 0.0}
+    resumed_from = [*resume["resumed_from"], resume["step"]] if resume else []
+
+    def segments() -> dict[str, float]:
+        """Wall-clock and CPU seconds of this run so far, setup work left out."""
+        setup_wall, setup_cpu = (now - then for now, then in zip(one_off_seconds(), setup_started))
+        return {"wall_clock_s": earlier["wall_clock_s"] + time.perf_counter() - started - setup_wall,
+                "cpu_time_s": earlier["cpu_time_s"] + time.process_time() - cpu_started - setup_cpu,
+                "checkpoint_time_s": earlier.get("checkpoint_time_s", 0.0) + checkpointer.save_seconds}
+
+    checkpointer.extra = lambda: {"evaluations": evaluations, "resumed_from": resumed_from, "segments": segments()}
 
     def on_evaluate(step: int, generator, dataset, source) -> None:
         values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
@@ -214,7 +236,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
         evaluations.append({"step": step, **values})
 
     outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
-                        on_progress=on_step)
+                        on_progress=on_step, checkpointer=checkpointer, resume=resume)
 
     eval_start, eval_setup_start = time.perf_counter(), one_off_seconds()[0]
     if translation:
@@ -243,19 +265,18 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
             # through a file object: the archive inside is then named "archive", not after the
             # temporary file, so identical weights give identical files (and SHA-256 records)
             torch.save(module.state_dict(), file)
-    setup_wall, setup_cpu = (now - then for now, then in zip(one_off_seconds(), setup_started))
+    setup_wall = one_off_seconds()[0] - setup_started[0]
     summary = {
         "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,
         "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
-        "timings": {**outcome.timings, "eval_time_s": eval_seconds,
-                    "wall_clock_s": time.perf_counter() - started - setup_wall,
-                    "cpu_time_s": time.process_time() - cpu_started - setup_cpu,
-                    "setup_time_s": setup_wall},
+        "resumed_from": resumed_from,
+        "timings": {**outcome.timings, "eval_time_s": eval_seconds, **segments(), "setup_time_s": setup_wall},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
         "files": record_files(run_dir),  # size and SHA-256 of each file written above
     }
     write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done
+    remove_checkpoints(run_dir)
     return summary
 
 

@@ -8,7 +8,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import pandas as pd
 import torch
@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import Checkpointer, capture_rng, restore_rng
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
 from ganbench.memory import PeakMemory
@@ -257,10 +258,30 @@ class LoopOutcome:
     train_seconds: float  # wall clock of the steps, callbacks excluded
 
 
+@dataclass
+class LoopState:
+    """Where :func:`run_loop` stands after ``step`` steps: what it needs to go on exactly."""
+
+    step: int
+    history: Tensor  # (step, columns) float32 on the CPU: every row so far
+    train_seconds: float  # wall clock of the steps so far (earlier segments included)
+
+
+class LoopCheckpoint(Protocol):
+    """What :func:`run_loop` calls to take checkpoints."""
+
+    def due(self, step: int) -> bool:
+        """Whether to save after ``step`` steps (called after every step but the last)."""
+
+    def save(self, state: LoopState) -> None:
+        """Save the loop's ``state`` with everything else the run needs to go on."""
+
+
 def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step: Callable[[int], Tensor], *,
              watch: Sequence[str] = ("g_loss", "d_loss"),
              on_progress: Callable[[int], None] | None = None,
-             callbacks: Sequence[tuple[int, Callable[[int], None]]] = ()) -> LoopOutcome:
+             callbacks: Sequence[tuple[int, Callable[[int], None]]] = (),
+             start: LoopState | None = None, checkpoint: LoopCheckpoint | None = None) -> LoopOutcome:
     """Run ``one_step(step)`` ``steps`` times and record what it returns, without a host sync per step.
 
     ``one_step`` returns one value per column as a tensor on ``device``; the values stay on the
@@ -271,24 +292,38 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     restored random state, and its time is not counted as training time. Columns that are NaN
     throughout are dropped from the history, except the ``watch`` columns, which are always
     kept (a run that diverges at step 0 still has its losses, as NaN).
+
+    ``checkpoint.save`` is called, after the callbacks, whenever ``checkpoint.due`` says so
+    (not after the last step), with the rows so far, like a callback. ``start`` continues a
+    loop from a saved :class:`LoopState`: the divergence checks still happen every
+    :data:`READBACK_EVERY` steps counted from step 0, so where a checkpoint was taken never
+    changes the outcome.
     """
     buffer = torch.full((steps, len(columns)), math.nan, device=device)
     watched = [list(columns).index(name) for name in watch]
-    rows: list[Tensor] = []
+    first = 0 if start is None else start.step
+    rows: list[Tensor] = [] if start is None else [start.history]
+    checked_up_to = first - first % READBACK_EVERY  # rows after it are read back but not yet checked
+    unchecked: list[Tensor] = [] if start is None else [start.history[checked_up_to:]]
     status, diverged_at = "finished", None
     callback_seconds = 0.0
-    start = time.perf_counter()
-    read_up_to = 0
-    for step in range(steps):
+    earlier_seconds = 0.0 if start is None else start.train_seconds
+    began_at = time.perf_counter()
+    read_up_to = first
+    if on_progress is not None and first:
+        on_progress(first)
+    for step in range(first, steps):
         buffer[step] = one_step(step).float()
         done, last = step + 1, step + 1 == steps
         if done % READBACK_EVERY == 0 or last:
             chunk = buffer[read_up_to:done].cpu()
             rows.append(chunk)
-            bad = ~torch.isfinite(chunk[:, watched]).all(dim=1)
             read_up_to = done
+            checked = torch.cat([*unchecked, chunk])
+            bad = ~torch.isfinite(checked[:, watched]).all(dim=1)
+            unchecked, checked_up_to = [], done
             if bad.any():
-                diverged_at = int(torch.nonzero(bad)[0, 0]) + read_up_to - chunk.shape[0]
+                diverged_at = int(torch.nonzero(bad)[0, 0]) + done - checked.shape[0]
                 status = "diverged"
                 break
             if on_progress is not None:
@@ -299,7 +334,19 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     callback(done)
                 callback_seconds += time.perf_counter() - began
-    train_seconds = time.perf_counter() - start - callback_seconds
+        if checkpoint is not None and not last and checkpoint.due(done):
+            began = time.perf_counter()
+            if read_up_to < done:
+                chunk = buffer[read_up_to:done].cpu()
+                rows.append(chunk)
+                unchecked.append(chunk)
+                read_up_to = done
+            rows = [torch.cat(rows)]
+            so_far = earlier_seconds + began - began_at - callback_seconds
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                checkpoint.save(LoopState(done, rows[0], so_far))
+            callback_seconds += time.perf_counter() - began
+    train_seconds = earlier_seconds + time.perf_counter() - began_at - callback_seconds
 
     history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(columns))
     if diverged_at is not None:
@@ -309,10 +356,73 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     return LoopOutcome(history.drop(columns=empty), status, diverged_at, train_seconds)
 
 
+@dataclass
+class TrainingState:
+    """Everything a training loop keeps between steps, to save in a checkpoint and set again.
+
+    ``modules`` and ``optimizers`` by name (e.g. ``generator``, ``critic``; ``opt_g``,
+    ``opt_d``); with the variant's and the data source's own state, every global random
+    state, the phase timer's totals and the peak memory so far. The runner's
+    :class:`~ganbench.checkpoints.Checkpointer` writes it: :meth:`save` is the
+    :class:`LoopCheckpoint` that :func:`run_loop` calls.
+    """
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    variant: Variant
+    source: DataSource
+    timer: PhaseTimer
+    memory: PeakMemory
+    device: torch.device
+    checkpointer: Checkpointer | None = None
+    peak_before: dict[str, float] = field(default_factory=dict)  # peak memory of earlier segments
+
+    def due(self, step: int) -> bool:
+        return self.checkpointer is not None and self.checkpointer.due(step)
+
+    def save(self, state: LoopState) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.save(state.step, self.capture(state))
+
+    def capture(self, loop: LoopState) -> dict[str, Any]:
+        """The training part of a checkpoint (tensors are the live ones: save them at once)."""
+        self.timer.resolve()
+        return {
+            "modules": {name: module.state_dict() for name, module in self.modules.items()},
+            "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
+            "variant": self.variant.state_dict(), "source": self.source.state_dict(),
+            "rng": capture_rng(self.device),
+            "timer": {"totals": dict(self.timer.totals), "counts": dict(self.timer.counts)},
+            "peak_memory": self.peak_memory(),
+            "loop": {"step": loop.step, "history": loop.history, "train_seconds": loop.train_seconds},
+        }
+
+    def restore(self, saved: dict[str, Any]) -> LoopState:
+        """Set the state :meth:`capture` returned; returns where the loop goes on from."""
+        for name, module in self.modules.items():
+            module.load_state_dict(saved["modules"][name])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(saved["optimizers"][name])
+        self.variant.load_state_dict(saved["variant"])
+        self.source.load_state_dict(saved["source"])
+        self.timer.totals.update(saved["timer"]["totals"])
+        self.timer.counts.update(saved["timer"]["counts"])
+        self.peak_before = dict(saved["peak_memory"])
+        restore_rng(saved["rng"], self.device)
+        loop = saved["loop"]
+        return LoopState(loop["step"], loop["history"], loop["train_seconds"])
+
+    def peak_memory(self) -> dict[str, float]:
+        """:meth:`PeakMemory.figures`, each the largest over this and earlier segments."""
+        figures = self.memory.figures()
+        return {key: max(value, self.peak_before.get(key, value)) for key, value in figures.items()}
+
+
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
           on_progress: Callable[[int], None] | None = None,
           on_samples: Callable[[int, nn.Module], None] | None = None,
           on_evaluate: Callable[[int, nn.Module, Dataset, DataSource], None] | None = None,
+          checkpointer: Checkpointer | None = None, resume: dict[str, Any] | None = None,
           ) -> TrainingOutcome:
     """Train one run of ``config`` and measure it.
 
@@ -322,6 +432,10 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     :param on_evaluate: called with (step, generator, dataset, source) every
         ``config.eval_every`` steps.
 
+    :param checkpointer: saves a checkpoint whenever it is due.
+    :param resume: a checkpoint (as :meth:`Checkpointer.load_latest` returns it) to go on
+        from; the outcome is then the one of an uninterrupted run (bit for bit on CPU).
+
     Callbacks run with the random state saved and restored, and their time is not counted
     as training time, so they change neither the results nor the timings.
     """
@@ -329,6 +443,10 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
     timer = PhaseTimer(device)
+    state = TrainingState({"generator": models.generator, "critic": models.critic},
+                          {"opt_g": models.opt_g, "opt_d": models.opt_d}, variant, source, timer, memory,
+                          device, checkpointer)
+    start = state.restore(resume["training"]) if resume is not None else None
 
     nan = torch.tensor(math.nan, device=device)
     unrolled_steps = config.training_options.unrolled_steps
@@ -349,7 +467,8 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         callbacks.append((config.sample_every, lambda step: on_samples(step, models.generator)))
     if on_evaluate is not None:
         callbacks.append((config.eval_every, lambda step: on_evaluate(step, models.generator, dataset, source)))
-    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks)
+    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks,
+                    start=start, checkpoint=state)
     timer.resolve()
     history, status, diverged_at, train_seconds = loop.history, loop.status, loop.diverged_at, loop.train_seconds
 
@@ -363,7 +482,7 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         "steps_per_s": steps_done / train_seconds if train_seconds > 0 else math.nan,
         "gp_share": penalty_s / critic_s if variant.has_penalty() and critic_s > 0 else math.nan,
         "gp_step_ratio": math.nan,
-        **memory.figures(),
+        **state.peak_memory(),
     }
     if variant.has_penalty() and status == "finished":
         timings["gp_step_ratio"] = measure_penalty_ratio(variant, models, source, config, device)

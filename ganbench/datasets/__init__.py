@@ -65,6 +65,15 @@ class DataSource:
         """Facts recorded with every run (where the files came from, storage mode, ...)."""
         return {}
 
+    def state_dict(self) -> dict[str, Any]:
+        """The source's own random state (tensors and plain values), saved in every checkpoint.
+        Sources that draw from torch's default generator, as :meth:`sample` asks, have none
+        of their own: ``{}`` (the checkpoint saves torch's state)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set what :meth:`state_dict` returned (when a run resumes from a checkpoint)."""
+
 
 class TensorSource(DataSource):
     """A data set held as one tensor on the device and sampled there (no loader workers).
