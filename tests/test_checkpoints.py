@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
+import ganbench
 from ganbench import config as cfg
 from ganbench.checkpoints import CheckpointInterval, Checkpointer, capture_rng, checkpoint_files, restore_rng
 from ganbench.errors import UsageError
@@ -313,3 +314,83 @@ def test_a_streaming_source_goes_on_from_its_saved_position(tmp_path, monkeypatc
     for (images_a, labels_a), (images_b, labels_b) in zip(expected, again):
         assert torch.equal(images_a, images_b) and torch.equal(labels_a, labels_b)
     assert torch.equal(torch.get_rng_state(), global_state)  # resuming draws nothing from torch's generator
+
+
+class BalancedLeastSquares(ganbench.Variant):
+    """A test variant that keeps state between steps: a BEGAN-style balance term ``k``."""
+
+    name = "test-balanced"
+    description = "Least squares with a balance term updated every generator step (test variant)."
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.k = 0.0
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return ((real_scores - 1) ** 2).mean() + (1 + self.k) * (fake_scores**2).mean()
+
+    def generator_loss(self, fake_scores, real_scores=None):
+        loss = ((fake_scores - 1) ** 2).mean()
+        self.k = 0.9 * self.k + float(loss.detach())
+        return loss
+
+    def state_dict(self):
+        return {"k": self.k}
+
+    def load_state_dict(self, state):
+        self.k = state["k"]
+
+
+class BalancedPlugin:
+    @staticmethod
+    @ganbench.hookimpl
+    def register_variants(register):
+        register(BalancedLeastSquares)
+
+
+def train_and_resume(train, config, catalog, tmp_path, every: int, **kwargs):
+    """``train`` uninterrupted with a checkpoint every ``every`` steps, then again from its
+    latest checkpoint: both outcomes and the step resumed from."""
+    digest = config.digest()
+    whole = train(config, catalog, checkpointer=Checkpointer(tmp_path, digest, CheckpointInterval(steps=every)),
+                  **kwargs)
+    latest = Checkpointer(tmp_path, digest).load_latest()
+    return whole, train(config, catalog, resume=latest, **kwargs), latest["step"]
+
+
+def assert_same_outcome(whole, resumed):
+    pd.testing.assert_frame_equal(whole.history, resumed.history, check_exact=True)
+    for mine, theirs in ((whole.generator, resumed.generator), (whole.critic, resumed.critic)):
+        for (name, a), (_, b) in zip(mine.state_dict().items(), theirs.state_dict().items()):
+            assert torch.equal(a, b), name
+
+
+def test_a_variants_own_state_is_saved_and_set_again(tmp_path):
+    from ganbench.seeding import torch_threads
+    from ganbench.training import train
+
+    manager = create_plugin_manager(load_entry_points=False)
+    manager.register(BalancedPlugin(), name="balanced")
+    catalog = build_catalog(manager)
+    sweep = cfg.SweepConfig(variants=["test-balanced"], datasets=["ring-8"], seeds=[0])
+    sweep.train.steps, sweep.train.batch_size = 8, 16
+    [config] = cfg.resolve_runs(sweep, catalog)
+    with torch_threads(1):
+        whole, resumed, step = train_and_resume(train, config, catalog, tmp_path, every=3)
+    assert step == 6 and resumed.variant.k == whole.variant.k != 0.0
+    assert_same_outcome(whole, resumed)
+
+
+def test_the_translation_loop_resumes_exactly(tmp_path, idx_dir):
+    from ganbench.seeding import torch_threads
+    from ganbench.translation import train_translation
+
+    catalog = build_catalog(create_plugin_manager(load_entry_points=False))
+    sweep = cfg.SweepConfig(variants=["cyclegan"], datasets=["fashion-mnist-tops2shoes"], seeds=[0])
+    sweep.train.steps, sweep.train.batch_size, sweep.train.device = 5, 2, "cpu"
+    [config] = cfg.resolve_runs(sweep, catalog)
+    with torch_threads(1):
+        whole, resumed, step = train_and_resume(train_translation, config, catalog, tmp_path / "run", every=3,
+                                                data_root=idx_dir)
+    assert step == 3 and len(resumed.history) == 5
+    assert_same_outcome(whole, resumed)
