@@ -26,8 +26,8 @@ from ganbench.training import train
 
 from benchmarks.bench_sizes import quick_mode, size
 
-STEPS = size(40, 4)
-EVERY = size(10, 2)  # checkpoints at EVERY, 2 x EVERY, ... (none after the last step)
+STEPS = size(12, 4)
+EVERY = size(4, 2)  # checkpoints at EVERY, 2 x EVERY, ... (none after the last step)
 BATCH = size(64, 16)
 SIDE, CHANNELS = (28, 1) if quick_mode() else (64, 3)
 TARGET_SHARE = 0.02

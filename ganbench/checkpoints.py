@@ -38,6 +38,12 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 logger = logging.getLogger("ganbench")
 
 
+class CheckpointMismatch(Exception):
+    """A readable checkpoint that does not fit the run it was loaded for (its networks or
+    optimisers have other shapes or names, e.g. after an architecture changed). The runner
+    then warns once and starts the run from step 0."""
+
+
 @dataclass(frozen=True)
 class CheckpointInterval:
     """How often a run saves a checkpoint: every ``steps`` generator steps, or once at least
@@ -175,8 +181,10 @@ class Checkpointer:
         self.save_seconds += self._last_time - began
         return path
 
-    def load_latest(self) -> dict[str, Any] | None:
+    def load_latest(self, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
         """The latest usable checkpoint of this run, or ``None`` (start from step 0).
+
+        ``required``: top-level keys (besides ``training``) that a usable checkpoint must hold.
 
         A file that cannot be read (truncated, corrupt, of another format) is removed with one
         warning naming it, and the one before it is tried; a checkpoint of another config
@@ -187,6 +195,9 @@ class Checkpointer:
                 payload = torch.load(path, map_location="cpu", weights_only=True)
                 if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
                     raise ValueError(f"not a ganbench checkpoint of format {CHECKPOINT_FORMAT}")
+                missing = [key for key in ("step", "index", "training", *required) if key not in payload]
+                if missing:
+                    raise ValueError(f"it lacks {', '.join(missing)}")
                 step, index = payload["step"], payload["index"]
                 if not isinstance(step, int) or not isinstance(index, int) or step < 1 or index < 1:
                     raise ValueError(f"its step {step!r} or index {index!r} is not a positive integer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import os
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.catalog import Catalog
-from ganbench.checkpoints import CheckpointInterval, Checkpointer, remove_checkpoints
+from ganbench.checkpoints import CheckpointInterval, Checkpointer, CheckpointMismatch, remove_checkpoints
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
@@ -36,6 +37,8 @@ from ganbench.tasks import RunRecord, RunTask, record_failure  # defined below r
 from ganbench.timing import one_off_seconds
 from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
+
+logger = logging.getLogger("ganbench")
 
 
 def environment() -> dict[str, Any]:
@@ -190,7 +193,7 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpointer = Checkpointer(run_dir, config.digest(), CheckpointInterval.parse(config.checkpoint_every),
                                 config.keep_checkpoints)
-    resume = checkpointer.load_latest()
+    resume = checkpointer.load_latest(required=("evaluations", "resumed_from", "segments"))
     if resume is None:
         _clear(run_dir)
     write_json(run_dir / CONFIG_FILE, {
@@ -235,8 +238,14 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
                                              over_training_only=True)
         evaluations.append({"step": step, **values})
 
-    outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
-                        on_progress=on_step, checkpointer=checkpointer, resume=resume)
+    try:
+        outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
+                            on_progress=on_step, checkpointer=checkpointer, resume=resume)
+    except CheckpointMismatch as exc:
+        logger.warning("ignoring checkpoint of step %s in %s: it does not fit this run (%s); the run starts "
+                       "from step 0", resume["step"] if resume else "?", run_dir, exc)
+        remove_checkpoints(run_dir)
+        return run_one(config, catalog, run_dir, data_root=data_root, command=command, on_step=on_step)
 
     eval_start, eval_setup_start = time.perf_counter(), one_off_seconds()[0]
     if translation:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.catalog import Catalog
-from ganbench.checkpoints import Checkpointer, capture_rng, restore_rng
+from ganbench.checkpoints import CheckpointMismatch, Checkpointer, capture_rng, restore_rng
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
 from ganbench.memory import PeakMemory
@@ -398,7 +398,16 @@ class TrainingState:
         }
 
     def restore(self, saved: dict[str, Any]) -> LoopState:
-        """Set the state :meth:`capture` returned; returns where the loop goes on from."""
+        """Set the state :meth:`capture` returned; returns where the loop goes on from.
+
+        :raises CheckpointMismatch: ``saved`` does not fit these networks and optimisers.
+        """
+        try:
+            return self._restore(saved)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointMismatch(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from exc
+
+    def _restore(self, saved: dict[str, Any]) -> LoopState:
         for name, module in self.modules.items():
             module.load_state_dict(saved["modules"][name])
         for name, optimizer in self.optimizers.items():

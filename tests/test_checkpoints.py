@@ -21,6 +21,7 @@ from ganbench.checkpoints import CheckpointInterval, Checkpointer, capture_rng, 
 from ganbench.errors import UsageError
 from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.runner import run_sweep
+from ganbench.seeding import torch_threads
 from ganbench.storage import is_done, read_run
 
 COMPARED_FILES = ("history.csv", "generator.pt", "critic.pt", "evaluations.csv")
@@ -65,11 +66,20 @@ def crash_at(monkeypatch, step: int, times: int = 1) -> list[int]:
     return crashes
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread for every run compared (CPU results can depend on the thread count);
+    on a busy 2-core machine it is also many times faster than two."""
+    with torch_threads(1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def reference(catalog, tmp_path_factory):
     """An uninterrupted run that never saves a checkpoint (the interval is not part of the digest)."""
-    [record] = run_sweep(plan(catalog, checkpoint_every="off"), catalog, tmp_path_factory.mktemp("reference"),
-                         quiet=True)
+    with torch_threads(1):
+        [record] = run_sweep(plan(catalog, checkpoint_every="off"), catalog, tmp_path_factory.mktemp("reference"),
+                             quiet=True)
     return record.run_dir
 
 
@@ -366,7 +376,6 @@ def assert_same_outcome(whole, resumed):
 
 
 def test_a_variants_own_state_is_saved_and_set_again(tmp_path):
-    from ganbench.seeding import torch_threads
     from ganbench.training import train
 
     manager = create_plugin_manager(load_entry_points=False)
@@ -382,7 +391,6 @@ def test_a_variants_own_state_is_saved_and_set_again(tmp_path):
 
 
 def test_the_translation_loop_resumes_exactly(tmp_path, idx_dir):
-    from ganbench.seeding import torch_threads
     from ganbench.translation import train_translation
 
     catalog = build_catalog(create_plugin_manager(load_entry_points=False))
@@ -394,3 +402,25 @@ def test_the_translation_loop_resumes_exactly(tmp_path, idx_dir):
                                                 data_root=idx_dir)
     assert step == 3 and len(resumed.history) == 5
     assert_same_outcome(whole, resumed)
+
+
+def test_a_checkpoint_that_does_not_fit_the_networks_is_dropped(catalog, reference, tmp_path, monkeypatch,
+                                                                 caplog):
+    """A readable checkpoint of the same digest whose networks differ (an architecture changed
+    between versions) is dropped with one warning; the run starts from step 0."""
+    runs = plan(catalog)
+    crash_at(monkeypatch, 50)
+    [failed] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    [path] = checkpoint_files(failed.run_dir)
+    saved = torch.load(path, weights_only=True)
+    generator = saved["training"]["modules"]["generator"]
+    generator.pop(next(iter(generator)))  # a layer the network has is missing
+    torch.save(saved, path)
+    monkeypatch.undo()
+    caplog.set_level(logging.WARNING, logger="ganbench")
+    [record] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    [warning] = [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()]
+    assert "ignoring checkpoint of step 40" in warning and "does not fit this run" in warning
+    assert "Missing key" in warning and "step 0" in warning
+    assert json.loads((record.run_dir / "metrics.json").read_text())["resumed_from"] == []
+    assert_same_run(record.run_dir, reference)
