@@ -424,3 +424,16 @@ def test_a_checkpoint_that_does_not_fit_the_networks_is_dropped(catalog, referen
     assert "Missing key" in warning and "step 0" in warning
     assert json.loads((record.run_dir / "metrics.json").read_text())["resumed_from"] == []
     assert_same_run(record.run_dir, reference)
+
+
+def test_a_config_file_sets_the_checkpoint_interval(catalog, tmp_path):
+    file = tmp_path / "sweep.toml"
+    file.write_text('datasets = ["ring-8"]\n[train]\ncheckpoint_every = 500\nkeep_checkpoints = 2\n')
+    sweep = cfg.SweepConfig(variants=["vanilla"])
+    cfg.load_config_file(file, sweep, catalog)
+    [run] = cfg.resolve_runs(sweep, catalog)
+    assert (run.checkpoint_every, run.keep_checkpoints) == ("500", 2)
+    file.write_text('datasets = ["ring-8"]\n[train]\ncheckpoint_every = 0\n')
+    cfg.load_config_file(file, sweep := cfg.SweepConfig(variants=["vanilla"]), catalog)
+    with pytest.raises(UsageError, match="must be positive"):
+        cfg.resolve_runs(sweep, catalog)
