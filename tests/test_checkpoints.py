@@ -253,7 +253,7 @@ def test_a_killed_ganbench_run_resumes_bit_identical(tmp_path):
     then finishes the run exactly as an uninterrupted one does."""
     def command(out: Path, every: str) -> list[str]:
         return [sys.executable, "-m", "ganbench", "run", "--variants", "vanilla", "--datasets", "ring-8",
-                "--steps", "200", "--batch-size", "32", "--eval-samples", "200", "--metrics", "mode-coverage",
+                "--steps", "100", "--batch-size", "32", "--eval-samples", "200", "--metrics", "mode-coverage",
                 "--checkpoint-every", every, "--out", str(out), "--quiet"]
 
     env = {**os.environ, "GANBENCH_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
