@@ -303,8 +303,8 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     watched = [list(columns).index(name) for name in watch]
     first = 0 if start is None else start.step
     rows: list[Tensor] = [] if start is None else [start.history]
-    checked_up_to = first - first % READBACK_EVERY  # rows after it are read back but not yet checked
-    unchecked: list[Tensor] = [] if start is None else [start.history[checked_up_to:]]
+    # rows read back (for a checkpoint) but not yet checked: those since the last multiple of READBACK_EVERY
+    unchecked: list[Tensor] = [] if start is None else [start.history[first - first % READBACK_EVERY:]]
     status, diverged_at = "finished", None
     callback_seconds = 0.0
     earlier_seconds = 0.0 if start is None else start.train_seconds
@@ -321,7 +321,7 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
             read_up_to = done
             checked = torch.cat([*unchecked, chunk])
             bad = ~torch.isfinite(checked[:, watched]).all(dim=1)
-            unchecked, checked_up_to = [], done
+            unchecked = []
             if bad.any():
                 diverged_at = int(torch.nonzero(bad)[0, 0]) + done - checked.shape[0]
                 status = "diverged"
