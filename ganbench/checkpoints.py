@@ -155,14 +155,18 @@ class Checkpointer:
         self.save_seconds = 0.0  # time spent writing checkpoints in this process
         self._index = 0  # of the latest checkpoint written or loaded
         self._latest: Path | None = None
-        self._last_time = time.perf_counter()
+        self._last_time: float | None = None  # of the last save, or of the first due() call
 
     def due(self, step: int) -> bool:
-        """Whether a checkpoint should be taken after ``step`` steps."""
+        """Whether a checkpoint should be taken after ``step`` steps. A time interval counts
+        from the last save, or from the loop's first step (not from data loading or setup)."""
         if self.interval.steps is not None:
             return step % self.interval.steps == 0
         if self.interval.seconds is not None:
-            return time.perf_counter() - self._last_time >= self.interval.seconds
+            now = time.perf_counter()
+            if self._last_time is None:
+                self._last_time = now
+            return now - self._last_time >= self.interval.seconds
         return False
 
     def save(self, step: int, training: dict[str, Any]) -> Path:

@@ -437,3 +437,20 @@ def test_a_config_file_sets_the_checkpoint_interval(catalog, tmp_path):
     cfg.load_config_file(file, sweep := cfg.SweepConfig(variants=["vanilla"]), catalog)
     with pytest.raises(UsageError, match="must be positive"):
         cfg.resolve_runs(sweep, catalog)
+
+
+def test_a_time_interval_counts_from_the_first_step_and_the_last_save(tmp_path, monkeypatch):
+    import ganbench.checkpoints as checkpoints
+
+    clock = [100.0]
+    monkeypatch.setattr(checkpoints.time, "perf_counter", lambda: clock[0])
+    checkpointer = Checkpointer(tmp_path, "digest", CheckpointInterval.parse("10m"))
+    clock[0] += 3600  # setup (data loading, building the networks) does not count
+    assert not checkpointer.due(1)
+    clock[0] += 599
+    assert not checkpointer.due(50)
+    clock[0] += 1
+    assert checkpointer.due(51)
+    checkpointer.save(51, {})
+    clock[0] += 599
+    assert not checkpointer.due(52)
