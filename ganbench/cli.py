@@ -132,7 +132,9 @@ def run(
     executor: Annotated[str, typer.Option(help="What does the runs: local (this process, one after another) or ray (`ganbench list executors`).")] = DEFAULT_EXECUTOR,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for). [default: ray 1, local torch's]")] = None,
-    retries: Annotated[int, typer.Option(help="Try a failed run up to N more times.", min=0)] = 0,
+    retries: Annotated[int, typer.Option(help="Try a failed run up to N more times (it goes on from its latest checkpoint).", min=0)] = 0,
+    checkpoint_every: Annotated[Optional[str], typer.Option(help="Save a checkpoint every N steps (500), every so much training time (90s, 10m, 1h), or off; a re-run goes on from the latest. [default: 10m]")] = None,
+    keep_checkpoints: Annotated[Optional[int], typer.Option(help="Keep every K-th checkpoint besides the latest (0: only the latest). A finished run deletes its checkpoints. [default: 0]")] = None,
     log: Annotated[Optional[list[str]], typer.Option(help="Loggers each run sends its losses, metrics and samples to, e.g. tensorboard (comma-separated or repeated; `ganbench list loggers`).")] = None,
     max_runs: Annotated[int, typer.Option(help="Refuse a sweep of more runs than this.", min=1)] = cfg.DEFAULT_MAX_RUNS,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
@@ -166,7 +168,8 @@ def run(
         flags = {"steps": steps, "batch_size": batch_size, "latent_dim": latent_dim, "arch": arch,
                  "device": device, "sample_every": sample_every, "eval_samples": eval_samples,
                  "eval_every": eval_every, "fid_pipeline": fid_pipeline,
-                 "inception_weights": str(inception_weights) if inception_weights else None}
+                 "inception_weights": str(inception_weights) if inception_weights else None,
+                 "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
         for name, value in flags.items():
             if value is not None:
                 cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ganbench.architectures import AUTO_MIN_SUITABILITY
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import DEFAULT_CHECKPOINT_EVERY, CheckpointInterval, check_keep_checkpoints
 from ganbench.errors import UsageError
 from ganbench.lazy import lazy_import
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
@@ -42,6 +43,8 @@ class TrainSettings:
     eval_every: int = 0
     fid_pipeline: str = "tf"
     inception_weights: str | None = None
+    checkpoint_every: str = DEFAULT_CHECKPOINT_EVERY  # steps (500), training time (10m) or off
+    keep_checkpoints: int = 0  # 0: only the latest checkpoint; K: also every K-th
 
     def validate(self) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
@@ -60,6 +63,8 @@ class TrainSettings:
             raise UsageError(f"fid_pipeline must be one of {', '.join(FID_PIPELINES)}, got {self.fid_pipeline!r}.")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise UsageError(f"device must be auto, cpu or cuda, got {self.device!r}.")
+        CheckpointInterval.parse(self.checkpoint_every)
+        check_keep_checkpoints(self.keep_checkpoints)
 
 
 @dataclass
@@ -103,6 +108,8 @@ class RunConfig:
     options: dict[str, Any] = field(default_factory=lambda: TrainingOptions().to_dict())
     data: dict[str, Any] | None = None  # the data set's spec, for data sets made from an argument
     recipe: dict[str, Any] | None = None  # the recipe's name and published figures; not in the digest
+    checkpoint_every: str = DEFAULT_CHECKPOINT_EVERY  # when checkpoints are taken: never changes results
+    keep_checkpoints: int = 0
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
@@ -492,6 +499,8 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     eval_every=sweep.train.eval_every, fid_pipeline=sweep.train.fid_pipeline,
                     inception_weights=sweep.train.inception_weights, options=options.to_dict(),
                     data=dataset_cls.spec, recipe=sweep.recipe,
+                    checkpoint_every=sweep.train.checkpoint_every,
+                    keep_checkpoints=sweep.train.keep_checkpoints,
                 ))
     return runs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import numbers
 import os
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import CheckpointInterval, Checkpointer, CheckpointMismatch, remove_checkpoints
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
@@ -30,6 +32,7 @@ from ganbench.loggers import RunLoggers
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import plugin_changes, plugin_record
 from ganbench.samples import fixed_noise, sample_labels, save_samples
+from ganbench.seeding import torch_threads
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
     SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, run_lock, write_json,
@@ -38,6 +41,8 @@ from ganbench.tasks import RunRecord, RunTask, record_failure  # defined below r
 from ganbench.timing import one_off_seconds
 from ganbench.training import train
 from ganbench.translation import save_translation_samples, train_translation
+
+logger = logging.getLogger("ganbench")
 
 
 def environment() -> dict[str, Any]:
@@ -188,28 +193,57 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     ``stop_rule`` (``ganbench search``'s pruning) gets each evaluation over training
     (``config.eval_every``); when it returns ``True`` the run ends there with status ``pruned``
     and is evaluated and saved as it is.
+
+    A checkpoint is saved whenever ``config.checkpoint_every`` says; a folder that holds a
+    usable checkpoint of the same config digest is not emptied: the run goes on from its
+    latest checkpoint, with results identical to an uninterrupted run (bit for bit on CPU),
+    and ``resumed_from`` lists the steps it went on from. Training, wall-clock and CPU times
+    are summed over the segments, each counted up to the checkpoint the next went on from;
+    peak memory is the largest of the segments'. A finished run's checkpoints are deleted.
     One-off work done during the run (:func:`ganbench.timing.one_off_work`: a domain
     classifier trained, real statistics computed) is recorded as ``setup_time_s`` and left out
     of ``wall_clock_s``, ``cpu_time_s`` and ``eval_time_s``, so the first run of a sweep is
     not charged for the caches every later run uses.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    _clear(run_dir)
-    write_json(run_dir / CONFIG_FILE, {
-        "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
-        "environment": environment(), "command": command or sys.argv,
-        "data_root": str(Path(data_root).resolve()) if data_root else None,
-        "plugins": plugin_records(config, catalog),  # beside "config": its digest is unchanged
-    })
-    logged_config = {"run_id": config.run_id, "digest": config.digest(), **config.to_dict()}
-    run_loggers = RunLoggers.open(loggers, catalog.loggers, run_dir, logged_config)
-    try:
-        if run_loggers:
-            run_loggers.log_text("config", json.dumps(logged_config, indent=2))
-        return _train_and_save(config, catalog, run_dir, run_loggers, data_root=data_root, on_step=on_step,
-                               stop_rule=stop_rule)
-    finally:
-        run_loggers.close()
+    checkpointer = Checkpointer(run_dir, config.digest(), CheckpointInterval.parse(config.checkpoint_every),
+                                config.keep_checkpoints)
+    resume = checkpointer.load_latest(required=("evaluations", "resumed_from", "segments"))
+    if resume is None:
+        _clear(run_dir)
+    with torch_threads(_resumed_threads(resume, config, run_dir)):
+        write_json(run_dir / CONFIG_FILE, {
+            "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
+            "environment": environment(), "command": command or sys.argv,
+            "data_root": str(Path(data_root).resolve()) if data_root else None,
+            "plugins": plugin_records(config, catalog),  # beside "config": its digest is unchanged
+        })
+        logged_config = {"run_id": config.run_id, "digest": config.digest(), **config.to_dict()}
+        run_loggers = RunLoggers.open(loggers, catalog.loggers, run_dir, logged_config)
+        try:
+            if run_loggers:
+                run_loggers.log_text("config", json.dumps(logged_config, indent=2))
+            return _train_and_save(config, catalog, run_dir, run_loggers, checkpointer, resume, data_root=data_root,
+                                   on_step=on_step, stop_rule=stop_rule)
+        except CheckpointMismatch as exc:
+            logger.warning("ignoring checkpoint of step %s in %s: it does not fit this run (%s); the run starts "
+                           "from step 0", resume["step"] if resume else "?", run_dir, exc)
+            remove_checkpoints(run_dir)
+        finally:
+            run_loggers.close()
+    return run_one(config, catalog, run_dir, data_root=data_root, command=command, on_step=on_step,
+                   loggers=loggers, stop_rule=stop_rule)
+
+
+def _resumed_threads(resume: dict[str, Any] | None, config: RunConfig, run_dir: Path) -> int | None:
+    """The torch thread count a resumed CPU run started with, when it differs from the current
+    one: CPU results depend on the thread count, so the run goes on with the same (warned)."""
+    threads = resume.get("torch_threads") if resume is not None and config.device == "cpu" else None
+    if not isinstance(threads, int) or threads < 1 or threads == torch.get_num_threads():
+        return None
+    logger.warning("run %s goes on with %d torch threads, as it started (here: %d), so that it ends as an "
+                   "uninterrupted run would", run_dir.name, threads, torch.get_num_threads())
+    return threads
 
 
 def latest_losses(rows: pd.DataFrame) -> dict[str, float]:
@@ -231,7 +265,8 @@ def _log_picture(run_loggers: RunLoggers, step: int, path: Path) -> None:
         run_loggers.log_images(step, "samples", torch.from_numpy(pixels.copy()).permute(2, 0, 1))
 
 
-def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_loggers: RunLoggers, *,
+def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_loggers: RunLoggers,
+                    checkpointer: Checkpointer, resume: dict[str, Any] | None, *,
                     data_root: Path | None, on_step: Callable[[int, dict[str, float]], None] | None,
                     stop_rule: Callable[[int, dict[str, float]], bool] | None = None) -> dict[str, Any]:
     """What :func:`run_one` does once the run's folder and loggers are ready."""
@@ -253,7 +288,19 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
             save_samples(generator, noise, dataset_kind, path, title=f"{config.variant} step {step}", labels=labels)
         _log_picture(run_loggers, step, path)
 
-    evaluations: list[dict[str, Any]] = []
+    evaluations: list[dict[str, Any]] = list(resume["evaluations"]) if resume else []
+    earlier = resume["segments"] if resume else {"wall_clock_s": 0.0, "cpu_time_s": 0.0}
+    resumed_from = [*resume["resumed_from"], resume["step"]] if resume else []
+
+    def segments() -> dict[str, float]:
+        """Wall-clock and CPU seconds of this run so far, setup work left out."""
+        setup_wall, setup_cpu = (now - then for now, then in zip(one_off_seconds(), setup_started))
+        return {"wall_clock_s": earlier["wall_clock_s"] + time.perf_counter() - started - setup_wall,
+                "cpu_time_s": earlier["cpu_time_s"] + time.process_time() - cpu_started - setup_cpu,
+                "checkpoint_time_s": earlier.get("checkpoint_time_s", 0.0) + checkpointer.save_seconds}
+
+    checkpointer.extra = lambda: {"evaluations": evaluations, "resumed_from": resumed_from, "segments": segments(),
+                                  "torch_threads": torch.get_num_threads()}
 
     def on_evaluate(step: int, generator, dataset, source) -> bool:
         values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
@@ -272,7 +319,7 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
             on_step(done, latest_losses(rows))
 
     outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
-                        on_progress=on_progress)
+                        on_progress=on_progress, checkpointer=checkpointer, resume=resume)
 
     eval_start, eval_setup_start = time.perf_counter(), one_off_seconds()[0]
     if translation:
@@ -303,19 +350,18 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
             # through a file object: the archive inside is then named "archive", not after the
             # temporary file, so identical weights give identical files (and SHA-256 records)
             torch.save(module.state_dict(), file)
-    setup_wall, setup_cpu = (now - then for now, then in zip(one_off_seconds(), setup_started))
+    setup_wall = one_off_seconds()[0] - setup_started[0]
     summary = {
         "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,
         "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
-        "timings": {**outcome.timings, "eval_time_s": eval_seconds,
-                    "wall_clock_s": time.perf_counter() - started - setup_wall,
-                    "cpu_time_s": time.process_time() - cpu_started - setup_cpu,
-                    "setup_time_s": setup_wall},
+        "resumed_from": resumed_from,
+        "timings": {**outcome.timings, "eval_time_s": eval_seconds, **segments(), "setup_time_s": setup_wall},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
         "files": record_files(run_dir),  # size and SHA-256 of each file written above
     }
     write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done
+    remove_checkpoints(run_dir)
     return summary
 
 

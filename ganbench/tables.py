@@ -32,6 +32,8 @@ CORE_VALUES: dict[str, ValueInfo] = {
     "peak_memory_mb": _cost("peak memory of the run (MiB)", False),
     # one-off work (a classifier trained, real statistics computed): depends on the caches, not the run
     "setup_time_s": _cost("one-off setup time (s)", None),
+    # writing checkpoints: depends on --checkpoint-every, not on the variant
+    "checkpoint_time_s": _cost("checkpoint save time (s)", None),
     # the whole process's peak, where the run's own cannot be measured: not a per-run figure
     "process_peak_memory_mb": _cost("process peak memory (MiB)", None),
 }

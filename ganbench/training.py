@@ -8,7 +8,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import pandas as pd
 import torch
@@ -17,6 +17,7 @@ from torch.nn.utils import parametrize
 
 from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import CheckpointMismatch, Checkpointer, capture_rng, restore_rng
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
 from ganbench.memory import PeakMemory
@@ -316,64 +317,128 @@ class LoopOutcome:
     train_seconds: float  # wall clock of the steps, callbacks excluded
 
 
+@dataclass
+class LoopState:
+    """Where :func:`run_loop` stands after ``step`` steps: what it needs to go on exactly."""
+
+    step: int
+    history: Tensor  # (step, columns) float32 on the CPU: every row so far
+    train_seconds: float  # wall clock of the steps so far (earlier segments included)
+
+
+class LoopCheckpoint(Protocol):
+    """What :func:`run_loop` calls to take checkpoints."""
+
+    def due(self, step: int) -> bool:
+        """Whether to save after ``step`` steps (called after every step but the last)."""
+
+    def save(self, state: LoopState) -> None:
+        """Save the loop's ``state`` with everything else the run needs to go on."""
+
+
+def _rows_frame(values: Tensor, columns: Sequence[str], first_step: int) -> pd.DataFrame:
+    """History rows as a data frame with a ``step`` column counted from ``first_step``."""
+    frame = pd.DataFrame(values.double().numpy(), columns=list(columns))
+    frame.insert(0, "step", range(first_step, first_step + len(frame)))
+    return frame
+
+
 def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step: Callable[[int], Tensor], *,
              watch: Sequence[str] = ("g_loss", "d_loss"),
              on_progress: Callable[[int, pd.DataFrame], None] | None = None,
-             callbacks: Sequence[tuple[int, Callable[[int], bool | None]]] = ()) -> LoopOutcome:
+             callbacks: Sequence[tuple[int, Callable[[int], bool | None]]] = (),
+             start: LoopState | None = None, checkpoint: LoopCheckpoint | None = None) -> LoopOutcome:
     """Run ``one_step(step)`` ``steps`` times and record what it returns, without a host sync per step.
 
     ``one_step`` returns one value per column as a tensor on ``device``; the values stay on the
     device and are read back every :data:`READBACK_EVERY` steps, when the ``watch`` columns are
     checked: the first non-finite one ends the run as diverged at that step. ``on_progress``
-    gets the number of steps read back so far and the rows just read back (a data frame of
-    ``step`` and ``columns``, up to the diverged step). Each ``(every, callback)`` is called with
-    the step count every ``every`` steps (0: never; not after the last step) under a saved and
-    restored random state; one that returns a true value ends the run there as ``pruned`` (a
-    search stopping a weak trial). The time of ``on_progress`` and the callbacks is not counted as
-    training time. Columns that are NaN
-    throughout are dropped from the history, except the ``watch`` columns, which are always
-    kept (a run that diverges at step 0 still has its losses, as NaN).
+    gets the number of steps checked so far and the rows just checked (a data frame of
+    ``step`` and ``columns``, up to the diverged step; none when a resumed loop starts). Each
+    ``(every, callback)`` is called with the step count every ``every`` steps (0: never; not
+    after the last step) under a saved and restored random state; one that returns a true
+    value ends the run there as ``pruned`` (a search stopping a weak trial), unless the rows
+    up to there show it diverged. The time of ``on_progress``, the callbacks and the
+    checkpoints is not counted as training time. Columns that are NaN throughout are dropped
+    from the history, except the ``watch`` columns, which are always kept (a run that
+    diverges at step 0 still has its losses, as NaN).
+
+    ``checkpoint.save`` is called, after the callbacks, whenever ``checkpoint.due`` says so
+    (not after the last step), with the rows so far, like a callback. ``start`` continues a
+    loop from a saved :class:`LoopState`: the divergence checks still happen every
+    :data:`READBACK_EVERY` steps counted from step 0, so where a checkpoint was taken never
+    changes the outcome.
     """
     buffer = torch.full((steps, len(columns)), math.nan, device=device)
     watched = [list(columns).index(name) for name in watch]
-    rows: list[Tensor] = []
+    first = 0 if start is None else start.step
+    rows: list[Tensor] = [] if start is None else [start.history]
+    # rows read back (for a checkpoint) but not yet checked: those since the last multiple of READBACK_EVERY
+    unchecked: list[Tensor] = [] if start is None else [start.history[first - first % READBACK_EVERY:]]
     status, diverged_at = "finished", None
     callback_seconds = 0.0
-    start = time.perf_counter()
-    read_up_to = 0
-    for step in range(steps):
+    earlier_seconds = 0.0 if start is None else start.train_seconds
+    began_at = time.perf_counter()
+    read_up_to = first
+
+    def read_back(done: int) -> None:
+        """Copy the rows up to ``done`` to the host; they are checked by the next :func:`check`."""
+        nonlocal read_up_to
+        if read_up_to < done:
+            chunk = buffer[read_up_to:done].cpu()
+            rows.append(chunk)
+            unchecked.append(chunk)
+            read_up_to = done
+
+    def check(done: int) -> bool:
+        """Check the rows read back up to ``done`` and hand them to ``on_progress``; True if diverged."""
+        nonlocal diverged_at, status, callback_seconds
+        if not unchecked:
+            return False
+        checked = torch.cat(unchecked)
+        unchecked.clear()
+        checked_from = done - checked.shape[0]
+        bad = ~torch.isfinite(checked[:, watched]).all(dim=1)
+        if bad.any():
+            diverged_at = int(torch.nonzero(bad)[0, 0]) + checked_from
+            status = "diverged"
+            checked = checked[: diverged_at + 1 - checked_from]
+        if on_progress is not None:
+            began = time.perf_counter()
+            on_progress(checked_from + len(checked), _rows_frame(checked, columns, checked_from))
+            callback_seconds += time.perf_counter() - began
+        return diverged_at is not None
+
+    if on_progress is not None and first:
+        on_progress(first, _rows_frame(torch.empty(0, len(columns)), columns, first))
+    for step in range(first, steps):
         buffer[step] = one_step(step).float()
         done, last = step + 1, step + 1 == steps
         if done % READBACK_EVERY == 0 or last:
-            chunk = buffer[read_up_to:done].cpu()
-            rows.append(chunk)
-            bad = ~torch.isfinite(chunk[:, watched]).all(dim=1)
-            first, read_up_to = read_up_to, done
-            if bad.any():
-                diverged_at = int(torch.nonzero(bad)[0, 0]) + first
-                status = "diverged"
-            if on_progress is not None:
-                began = time.perf_counter()
-                kept = chunk[: (diverged_at + 1 - first) if diverged_at is not None else None]
-                rows_read = pd.DataFrame(kept.double().numpy(), columns=list(columns))
-                rows_read.insert(0, "step", range(first, first + len(rows_read)))
-                on_progress(first + len(rows_read), rows_read)
-                callback_seconds += time.perf_counter() - began
-            if diverged_at is not None:
+            read_back(done)
+            if check(done):
                 break
+        stop = False
         for every, callback in callbacks:
             if every and done % every == 0 and not last:
                 began = time.perf_counter()
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    stop = bool(callback(done))
+                    stop = bool(callback(done)) or stop
                 callback_seconds += time.perf_counter() - began
-                if stop and status == "finished":
-                    status = "pruned"
-        if status == "pruned":
-            if read_up_to < done:  # callbacks run at read-back steps only by chance: read the rest
-                rows.append(buffer[read_up_to:done].cpu())
+        if stop:  # callbacks run at read-back steps only by chance: read and check the rest first
+            read_back(done)
+            if not check(done):
+                status = "pruned"
             break
-    train_seconds = time.perf_counter() - start - callback_seconds
+        if checkpoint is not None and not last and checkpoint.due(done):
+            began = time.perf_counter()
+            read_back(done)
+            rows[:] = [torch.cat(rows)]
+            so_far = earlier_seconds + began - began_at - callback_seconds
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                checkpoint.save(LoopState(done, rows[0], so_far))
+            callback_seconds += time.perf_counter() - began
+    train_seconds = earlier_seconds + time.perf_counter() - began_at - callback_seconds
 
     history = pd.DataFrame(torch.cat(rows).double().numpy(), columns=list(columns))
     if diverged_at is not None:
@@ -383,10 +448,82 @@ def run_loop(steps: int, device: torch.device, columns: Sequence[str], one_step:
     return LoopOutcome(history.drop(columns=empty), status, diverged_at, train_seconds)
 
 
+@dataclass
+class TrainingState:
+    """Everything a training loop keeps between steps, to save in a checkpoint and set again.
+
+    ``modules`` and ``optimizers`` by name (e.g. ``generator``, ``critic``; ``opt_g``,
+    ``opt_d``); with the variant's and the data source's own state, every global random
+    state, the phase timer's totals and the peak memory so far. The runner's
+    :class:`~ganbench.checkpoints.Checkpointer` writes it: :meth:`save` is the
+    :class:`LoopCheckpoint` that :func:`run_loop` calls.
+    """
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    variant: Variant
+    source: DataSource
+    timer: PhaseTimer
+    memory: PeakMemory
+    device: torch.device
+    checkpointer: Checkpointer | None = None
+    peak_before: dict[str, float] = field(default_factory=dict)  # peak memory of earlier segments
+
+    def due(self, step: int) -> bool:
+        return self.checkpointer is not None and self.checkpointer.due(step)
+
+    def save(self, state: LoopState) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.save(state.step, self.capture(state))
+
+    def capture(self, loop: LoopState) -> dict[str, Any]:
+        """The training part of a checkpoint (tensors are the live ones: save them at once)."""
+        self.timer.resolve()
+        return {
+            "modules": {name: module.state_dict() for name, module in self.modules.items()},
+            "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
+            "variant": self.variant.state_dict(), "source": self.source.state_dict(),
+            "rng": capture_rng(self.device),
+            "timer": {"totals": dict(self.timer.totals), "counts": dict(self.timer.counts)},
+            "peak_memory": self.peak_memory(),
+            "loop": {"step": loop.step, "history": loop.history, "train_seconds": loop.train_seconds},
+        }
+
+    def restore(self, saved: dict[str, Any]) -> LoopState:
+        """Set the state :meth:`capture` returned; returns where the loop goes on from.
+
+        :raises CheckpointMismatch: ``saved`` does not fit these networks and optimisers.
+        """
+        try:
+            return self._restore(saved)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointMismatch(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from exc
+
+    def _restore(self, saved: dict[str, Any]) -> LoopState:
+        for name, module in self.modules.items():
+            module.load_state_dict(saved["modules"][name])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(saved["optimizers"][name])
+        self.variant.load_state_dict(saved["variant"])
+        self.source.load_state_dict(saved["source"])
+        self.timer.totals.update(saved["timer"]["totals"])
+        self.timer.counts.update(saved["timer"]["counts"])
+        self.peak_before = dict(saved["peak_memory"])
+        restore_rng(saved["rng"], self.device)
+        loop = saved["loop"]
+        return LoopState(loop["step"], loop["history"], loop["train_seconds"])
+
+    def peak_memory(self) -> dict[str, float]:
+        """:meth:`PeakMemory.figures`, each the largest over this and earlier segments."""
+        figures = self.memory.figures()
+        return {key: max(value, self.peak_before.get(key, value)) for key, value in figures.items()}
+
+
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
           on_progress: Callable[[int, pd.DataFrame], None] | None = None,
           on_samples: Callable[[int, nn.Module], None] | None = None,
           on_evaluate: Callable[[int, nn.Module, Dataset, DataSource], None] | None = None,
+          checkpointer: Checkpointer | None = None, resume: dict[str, Any] | None = None,
           ) -> TrainingOutcome:
     """Train one run of ``config`` and measure it.
 
@@ -396,6 +533,10 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     :param on_evaluate: called with (step, generator, dataset, source) every
         ``config.eval_every`` steps.
 
+    :param checkpointer: saves a checkpoint whenever it is due.
+    :param resume: a checkpoint (as :meth:`Checkpointer.load_latest` returns it) to go on
+        from; the outcome is then the one of an uninterrupted run (bit for bit on CPU).
+
     Callbacks run with the random state saved and restored, and their time is not counted
     as training time, so they change neither the results nor the timings.
     """
@@ -403,6 +544,10 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
     timer = PhaseTimer(device)
+    state = TrainingState({"generator": models.generator, "critic": models.critic},
+                          {"opt_g": models.opt_g, "opt_d": models.opt_d}, variant, source, timer, memory,
+                          device, checkpointer)
+    start = state.restore(resume["training"]) if resume is not None else None
 
     nan = torch.tensor(math.nan, device=device)
     unrolled_steps = config.training_options.unrolled_steps
@@ -425,7 +570,8 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         callbacks.append((config.sample_every, lambda step: on_samples(step, models.generator)))
     if on_evaluate is not None:
         callbacks.append((config.eval_every, lambda step: on_evaluate(step, models.generator, dataset, source)))
-    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks)
+    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks,
+                    start=start, checkpoint=state)
     timer.resolve()
     history, status, diverged_at, train_seconds = loop.history, loop.status, loop.diverged_at, loop.train_seconds
 
@@ -439,7 +585,7 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         "steps_per_s": steps_done / train_seconds if train_seconds > 0 else math.nan,
         "gp_share": penalty_s / critic_s if variant.has_penalty() and critic_s > 0 else math.nan,
         "gp_step_ratio": math.nan,
-        **memory.figures(),
+        **state.peak_memory(),
     }
     if variant.has_penalty() and status == "finished":
         timings["gp_step_ratio"] = measure_penalty_ratio(variant, models, source, config, device)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 import torch
@@ -24,12 +24,13 @@ from torchvision.utils import save_image
 
 from ganbench.architectures import ArchSpec
 from ganbench.catalog import Catalog
+from ganbench.checkpoints import Checkpointer
 from ganbench.config import RunConfig
 from ganbench.datasets.two_domain import TwoDomainSource
 from ganbench.errors import UsageError
 from ganbench.storage import atomic_path
 from ganbench.timing import PhaseTimer
-from ganbench.training import TrainingOutcome, run_loop, start_run
+from ganbench.training import TrainingOutcome, TrainingState, run_loop, start_run
 from ganbench.variants import TranslationVariant
 
 HISTORY_COLUMNS = ("g_loss", "g_adversarial", "cycle_loss", "identity_loss", "d_loss")
@@ -105,12 +106,14 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
                       on_progress: Callable[[int, pd.DataFrame], None] | None = None,
                       on_samples: Callable[[int, nn.Module, TwoDomainSource], None] | None = None,
                       on_evaluate: Callable[[int, nn.Module, object, TwoDomainSource], None] | None = None,
+                      checkpointer: Checkpointer | None = None, resume: dict[str, Any] | None = None,
                       ) -> TrainingOutcome:
     """Train one translation run of ``config`` and measure it (as :func:`ganbench.training.train`).
 
     The outcome's ``generator`` is a :class:`Translators` and its ``critic`` a
     :class:`DomainCritics`. Callbacks run with the random state saved and restored and are
-    not counted as training time.
+    not counted as training time. ``checkpointer`` and ``resume`` save checkpoints and go on
+    from one, as in :func:`~ganbench.training.train`.
     """
     device, dataset, variant, memory = start_run(config, catalog)
     if not isinstance(variant, TranslationVariant):
@@ -120,6 +123,9 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
     translators, critics = build_translation_models(config, catalog, variant, dataset.shape, dataset.kind, device)
     opt_g, opt_d = variant.make_optimizers(translators, critics)
     timer = PhaseTimer(device)
+    state = TrainingState({"translators": translators, "critics": critics}, {"opt_g": opt_g, "opt_d": opt_d},
+                          variant, source, timer, memory, device, checkpointer)
+    start = state.restore(resume["training"]) if resume is not None else None
 
     nan = torch.tensor(math.nan, device=device)
 
@@ -137,7 +143,8 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
         callbacks.append((config.sample_every, lambda step: on_samples(step, translators, source)))
     if on_evaluate is not None:
         callbacks.append((config.eval_every, lambda step: on_evaluate(step, translators, dataset, source)))
-    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks)
+    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks,
+                    start=start, checkpoint=state)
     timer.resolve()
     history, train_seconds = loop.history, loop.train_seconds
     timings = {
@@ -145,7 +152,7 @@ def train_translation(config: RunConfig, catalog: Catalog, *, data_root: Path | 
         "critic_time_s": timer.seconds("critic"),
         "generator_time_s": timer.seconds("generator"),
         "steps_per_s": len(history) / train_seconds if train_seconds > 0 else math.nan,
-        **memory.figures(),
+        **state.peak_memory(),
     }
     return TrainingOutcome(loop.status, loop.diverged_at, history, translators, critics, variant, dataset, source, timings)
 

@@ -68,6 +68,15 @@ class DataSource:
         """Facts recorded with every run (where the files came from, storage mode, ...)."""
         return {}
 
+    def state_dict(self) -> dict[str, Any]:
+        """The source's own random state (tensors and plain values), saved in every checkpoint.
+        Sources that draw from torch's default generator, as :meth:`sample` asks, have none
+        of their own: ``{}`` (the checkpoint saves torch's state)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set what :meth:`state_dict` returned (when a run resumes from a checkpoint)."""
+
 
 class TensorSource(DataSource):
     """A data set held as one tensor on the device and sampled there (no loader workers).
@@ -101,8 +110,47 @@ class TensorSource(DataSource):
         return {"storage": "in-memory", "num_items": self.num_items, **self._info}
 
 
+class ResumableIndices(torch.utils.data.Sampler[int]):
+    """Endless item indices drawn with replacement from ``generator``, exactly as
+    ``RandomSampler(replacement=True)`` draws them (chunks of 32), whose position can be saved
+    and set again: :meth:`state_dict` holds the generator's state before the current chunk and
+    how many of its indices were used."""
+
+    CHUNK = 32
+
+    def __init__(self, num_items: int, generator: torch.Generator):
+        self.num_items, self.generator = num_items, generator
+        self.chunk_start, self.used = generator.get_state(), 0
+        self._resume = False
+
+    def __iter__(self) -> Iterator[int]:
+        if self._resume:  # go on inside the chunk where the saved stream stood
+            self.generator.set_state(self.chunk_start)
+            self._resume = False
+        else:  # a new stream starts a new chunk, as RandomSampler does
+            self.chunk_start, self.used = self.generator.get_state(), 0
+        while True:
+            chunk = torch.randint(high=self.num_items, size=(self.CHUNK,), dtype=torch.int64,
+                                  generator=self.generator).tolist()
+            while self.used < self.CHUNK:
+                self.used += 1
+                yield chunk[self.used - 1]
+            self.chunk_start, self.used = self.generator.get_state(), 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"chunk_start": self.chunk_start.clone(), "used": self.used}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set a saved position: the next stream goes on from it."""
+        self.chunk_start, self.used, self._resume = state["chunk_start"], int(state["used"]), True
+
+
 class StreamingSource(DataSource):
-    """A data set too large for memory, read through a seeded :class:`~torch.utils.data.DataLoader`."""
+    """A data set too large for memory, read through a seeded :class:`~torch.utils.data.DataLoader`.
+
+    Its own generator picks the items (:class:`ResumableIndices`), so its :meth:`state_dict`
+    is the position in that stream and the batch size in use.
+    """
 
     def __init__(self, dataset: Any, shape: tuple[int, ...], device: torch.device, seed: int,
                  batch_size_hint: int = 128, info: dict[str, Any] | None = None):
@@ -110,17 +158,19 @@ class StreamingSource(DataSource):
         self.shape = shape
         self.num_items = len(dataset)
         self.device = device
-        self._generator = torch.Generator().manual_seed(seed)
+        self._indices = ResumableIndices(self.num_items, torch.Generator().manual_seed(seed))
         self._batch_size = None
         self._iterator: Iterator | None = None
         self._info = info or {}
 
-    def _batches(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
-        sampler = torch.utils.data.RandomSampler(
-            self.dataset, replacement=True, num_samples=2**62, generator=self._generator
-        )
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, sampler=sampler)
-        yield from loader
+    def _batches(self, batch_size: int, resumed: bool = False) -> Iterator[tuple[Tensor, Tensor]]:
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, sampler=self._indices)
+        if resumed:  # starting a loader draws a base seed from torch's generator: not again on resume
+            with torch.random.fork_rng(devices=[]):
+                iterator = iter(loader)
+        else:
+            iterator = iter(loader)
+        yield from iterator
 
     def sample(self, batch_size: int) -> Tensor:
         return self.sample_with_labels(batch_size)[0]
@@ -131,6 +181,14 @@ class StreamingSource(DataSource):
         images, labels = next(self._iterator)
         return (to_unit_range(images).to(self.device, non_blocking=True),
                 torch.as_tensor(labels, dtype=torch.int64).to(self.device))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"indices": self._indices.state_dict(), "batch_size": self._batch_size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._indices.load_state_dict(state["indices"])
+        self._batch_size = state["batch_size"]
+        self._iterator = None if self._batch_size is None else self._batches(self._batch_size, resumed=True)
 
     def items(self, indices: Tensor) -> tuple[Tensor, Tensor | None]:
         pairs = [self.dataset[int(i)] for i in indices]

@@ -8,7 +8,7 @@ hyperparameters, implement the two losses (and, if needed, :meth:`Variant.penalt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ganbench.datasets import Task
 from ganbench.lazy import lazy_import
@@ -136,6 +136,16 @@ class Variant:
 
     def init_weights(self, model: nn.Module) -> None:
         """Re-initialise a freshly built generator or critic; by default keep the architecture's."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the variant keeps between steps (e.g. a BEGAN-style balance term), as tensors
+        and plain values, saved in every checkpoint. Stateless variants (all built-in ones)
+        keep nothing: ``{}``. A variant that changes attributes during training must return
+        them here and set them again in :meth:`load_state_dict`, or a resumed run differs."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set what :meth:`state_dict` returned (when a run resumes from a checkpoint)."""
 
     def make_optimizers(
         self, generator: nn.Module, critic: nn.Module
