@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import torch
-
 from ganbench.errors import UsageError
+from ganbench.lazy import lazy_import
 from ganbench.storage import atomic_path
+
+np = lazy_import("numpy")  # imported on first use: the CLI's start-up parses intervals only
+torch = lazy_import("torch")
 
 CHECKPOINT_DIR = "checkpoints"  # inside a run folder
 CHECKPOINT_FORMAT = 1

@@ -54,12 +54,12 @@ def crash_at(monkeypatch, step: int, times: int = 1) -> list[int]:
     real_train, crashes = runner.train, []
 
     def train(config, *args, on_progress=None, **kwargs):
-        def progress(done: int) -> None:
+        def progress(done: int, rows) -> None:
             if done == step and len(crashes) < times:
                 crashes.append(done)
                 raise Crash(f"killed at step {done}")
             if on_progress is not None:
-                on_progress(done)
+                on_progress(done, rows)
         return real_train(config, *args, on_progress=progress, **kwargs)
 
     monkeypatch.setattr(runner, "train", train)
@@ -454,3 +454,21 @@ def test_a_time_interval_counts_from_the_first_step_and_the_last_save(tmp_path, 
     checkpointer.save(51, {})
     clock[0] += 599
     assert not checkpointer.due(52)
+
+
+def test_a_resumed_run_goes_on_with_the_thread_count_it_started_with(catalog, reference, tmp_path, monkeypatch,
+                                                                       caplog):
+    """CPU results depend on the thread count: a run started with 1 thread and resumed where 2
+    would be used goes on with 1 (said once), and ends as the uninterrupted 1-thread run."""
+    runs = plan(catalog)
+    crash_at(monkeypatch, 50)
+    [failed] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    assert failed.status == "failed"
+    with torch_threads(2), caplog.at_level(logging.WARNING, logger="ganbench"):
+        [record] = run_sweep(runs, catalog, tmp_path, quiet=True)
+        assert torch.get_num_threads() == 2  # set back after the run
+    assert_same_run(record.run_dir, reference)
+    assert json.loads((record.run_dir / "config.json").read_text())["environment"]["torch_threads"] == 1
+    assert [r.getMessage() for r in caplog.records if "torch threads" in r.getMessage()] == [
+        f"run {record.run_dir.name} goes on with 1 torch threads, as it started (here: 2), so that it ends as an "
+        "uninterrupted run would"]

@@ -110,11 +110,12 @@ class TensorSource(DataSource):
         return {"storage": "in-memory", "num_items": self.num_items, **self._info}
 
 
-class ResumableIndices(torch.utils.data.Sampler[int]):
+class ResumableIndices:
     """Endless item indices drawn with replacement from ``generator``, exactly as
     ``RandomSampler(replacement=True)`` draws them (chunks of 32), whose position can be saved
     and set again: :meth:`state_dict` holds the generator's state before the current chunk and
-    how many of its indices were used."""
+    how many of its indices were used. A sampler for :class:`torch.utils.data.DataLoader` (an
+    iterable of indices; not a ``Sampler`` subclass, so that defining it does not import torch)."""
 
     CHUNK = 32
 
