@@ -24,6 +24,7 @@ from ganbench.catalog import Catalog
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
+from ganbench.fast import ComputeMode, apply_backend_flags, backend_flags, default_backends
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import plugin_changes, plugin_record
 from ganbench.samples import fixed_noise, sample_labels, save_samples
@@ -208,13 +209,16 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     evaluations: list[dict[str, Any]] = []
 
     def on_evaluate(step: int, generator, dataset, source) -> None:
-        values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
-                                             generator=generator, history=None, data_root=data_root,
-                                             over_training_only=True)
+        with default_backends(torch.device(config.device)):  # as after training, whatever the mode
+            values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
+                                                 generator=generator, history=None, data_root=data_root,
+                                                 over_training_only=True)
         evaluations.append({"step": step, **values})
 
     outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
                         on_progress=on_step)
+    device = torch.device(config.device)
+    apply_backend_flags(backend_flags(ComputeMode(), device), device)  # every mode is evaluated alike
 
     eval_start, eval_setup_start = time.perf_counter(), one_off_seconds()[0]
     if translation:

@@ -18,6 +18,7 @@ from ganbench.architectures import ArchSpec, apply_spectral_norm
 from ganbench.catalog import Catalog
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
+from ganbench.fast import apply_backend_flags, backend_flags, prepare_models, should_compile, uncompile
 from ganbench.memory import PeakMemory
 from ganbench.options import instance_noise_std
 from ganbench.seeding import seed_everything
@@ -98,10 +99,12 @@ def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
 
 def start_run(config: RunConfig, catalog: Catalog) -> tuple[torch.device, Dataset, Variant, PeakMemory]:
     """What every training loop does first: pick the device, start measuring the run's peak
-    memory, seed every random source, and make the run's data set and variant."""
+    memory, seed every random source, set torch's backend flags for the run's mode
+    (:mod:`ganbench.fast`), and make the run's data set and variant."""
     device = torch.device(config.device)
     memory = PeakMemory(device)
     seed_everything(config.seed, device)
+    apply_backend_flags(backend_flags(config.compute_mode, device), device)
     return device, catalog.datasets.get(config.dataset)(), build_variant(config, catalog), memory
 
 
@@ -328,6 +331,9 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     device, dataset, variant, memory = start_run(config, catalog)
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
+    compiled = should_compile(config.compute_mode, device, has_penalty=variant.has_penalty(),
+                              unrolled_steps=config.training_options.unrolled_steps)
+    prepare_models((models.generator, models.critic), config.compute_mode, device, compile_networks=compiled)
     timer = PhaseTimer(device)
 
     nan = torch.tensor(math.nan, device=device)
@@ -351,6 +357,8 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         callbacks.append((config.eval_every, lambda step: on_evaluate(step, models.generator, dataset, source)))
     loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks)
     timer.resolve()
+    for module in (models.generator, models.critic) if compiled else ():
+        uncompile(module)  # evaluation runs the networks eagerly
     history, status, diverged_at, train_seconds = loop.history, loop.status, loop.diverged_at, loop.train_seconds
 
     steps_done = len(history)

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     # 1. the plugin machinery and leaf helpers: they import nothing above them
     "ganbench.hookspecs": 1, "ganbench.registry": 1, "ganbench.storage": 1, "ganbench.errors": 1,
     "ganbench.values": 1, "ganbench.seeding": 1, "ganbench.timing": 1, "ganbench.memory": 1,
+    "ganbench.fast": 1,
     # 2. the kinds of things plugins provide, and the catalog of them
     "ganbench.datasets": 2, "ganbench.variants": 2, "ganbench.architectures": 2,
     "ganbench.features": 2, "ganbench.metrics": 2, "ganbench.catalog": 2,
