@@ -245,3 +245,53 @@ def test_a_fast_run_is_reproduced_within_the_tolerance(fast_run, catalog):
     assert result.tolerance == CUDA_TOLERANCE
     assert "within rtol=" in result.verdict()
     assert any("fast mode" in note for note in result.notes)
+
+
+# --- evaluation speed --------------------------------------------------------------------------
+
+def test_generated_samples_are_made_under_inference_mode_but_are_ordinary_tensors(catalog):
+    from ganbench.metrics import EvaluationContext
+
+    class Recording(nn.Module):
+        def __init__(self, network: nn.Module):
+            super().__init__()
+            self.network, self.inference = network, []
+
+        def forward(self, z):
+            self.inference.append(torch.is_inference_mode_enabled())
+            return self.network(z)
+
+    torch.manual_seed(0)
+    generator = Recording(pair(catalog, "mlp", (2,), "vector")[0])
+    dataset = catalog.datasets.get("ring-8")()
+    context = EvaluationContext(dataset=dataset, source=None, generator=generator, latent_dim=16, history=None,
+                                eval_samples=250, device=CPU, seed=3)
+    samples = context.generated(batch_size=100)
+    assert generator.inference == [True, True, True]  # three chunks, each under inference mode
+    generator.eval()
+    z = torch.randn(250, 16, generator=torch.Generator().manual_seed(10_003))
+    with torch.no_grad():
+        assert torch.equal(samples, generator(z))  # the same samples as before, from the same noise
+    assert not samples.is_inference() and not samples.requires_grad
+    samples.clamp_(-10, 10)  # a metric may still change them in place
+
+
+def test_domain_features_run_channels_last_on_the_cpu_and_match_the_plain_network():
+    from ganbench.datasets.images import FashionMNIST
+    from ganbench.features.classifier import FEATURES_VERSION, DomainClassifierNet, DomainFeatures
+
+    torch.manual_seed(0)
+    network = DomainClassifierNet(1, 10).eval()
+    plain = copy.deepcopy(network)
+    extractor = DomainFeatures(network, FashionMNIST(), {})
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    got = extractor.extract(images)
+    with torch.inference_mode():
+        from ganbench.datasets import to_unit_range
+        from ganbench.features import quantize
+
+        expected, logits = plain.features_and_logits(to_unit_range(quantize(images)))
+    assert extractor.model.body[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(got["features"], expected.double(), atol=1e-5)
+    assert torch.allclose(got["logits"], logits.double(), atol=1e-5)
+    assert extractor.cache_key()["features_version"] == FEATURES_VERSION == 2
