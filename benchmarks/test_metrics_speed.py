@@ -74,8 +74,8 @@ def _images(count: int) -> torch.Tensor:
 
 
 TORCH_FIDELITY_BATCH = 64  # torch-fidelity's default batch size
-SIDE_BY_SIDE_IMAGES = size(200, 2)
-SIDE_BY_SIDE_ROUNDS = size(3, 1)
+SIDE_BY_SIDE_IMAGES = size(64, 2)
+SIDE_BY_SIDE_ROUNDS = size(2, 1)
 
 
 def _random_inception() -> FIDInceptionV3:
