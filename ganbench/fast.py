@@ -184,6 +184,6 @@ def prepare_models(models: tuple[nn.Module, ...], mode: ComputeMode, device: tor
 
 __all__ = [
     "BackendFlags", "COMPILE_MODE", "ComputeMode", "PRECISIONS", "apply_backend_flags", "autocast_bf16",
-    "backend_flags", "compile_with_fallback", "current_backend_flags", "default_backends", "is_convolutional", "prepare_models",
-    "should_compile", "uncompile",
+    "backend_flags", "compile_with_fallback", "current_backend_flags", "default_backends", "is_convolutional",
+    "prepare_models", "should_compile", "uncompile",
 ]

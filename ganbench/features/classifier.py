@@ -32,7 +32,7 @@ from ganbench.storage import atomic_path, read_json, write_json
 CLASSIFIER_VERSION = 1  # bump whenever the network, training or input pipeline changes
 FEATURE_DIM = 128
 EVAL_BATCH_SIZE = 1000
-FEATURES_VERSION = 2  # bump when the features' computation changes (cached real statistics are redone); 2: channels-last
+FEATURES_VERSION = 2  # bump when the features' computation changes (cached statistics are redone); 2: channels-last
 
 Progress = Callable[[str], None]
 
