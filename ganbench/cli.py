@@ -110,6 +110,8 @@ def run(
     arch: Annotated[Optional[str], typer.Option(help="Architecture, or auto (chosen from the data shape).")] = None,
     resolution: Annotated[Optional[int], typer.Option(help="Side of the images made from folder:PATH and array:FILE data (centre crop, PIL bicubic). [default: their own size]")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    fast: Annotated[Optional[bool], typer.Option("--fast", help="Fast mode: give up bit-for-bit repeatability for speed (on CUDA: cuDNN benchmark, TF32, compiled networks; channels-last convolutions). Recorded with the run.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32, or bf16 (the networks under bfloat16 autocast). [default: fp32]")] = None,
     metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metrics. [default: all that apply]")] = None,
     sample_every: Annotated[Optional[int], typer.Option(help="Also save samples every N steps (0: only at the end).")] = None,
     eval_samples: Annotated[Optional[int], typer.Option(help="Generated (and real) samples per metric. [default: 10000]")] = None,
@@ -169,7 +171,8 @@ def run(
                  "device": device, "sample_every": sample_every, "eval_samples": eval_samples,
                  "eval_every": eval_every, "fid_pipeline": fid_pipeline,
                  "inception_weights": str(inception_weights) if inception_weights else None,
-                 "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
+                 "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
+                 "fast": fast, "precision": precision}
         for name, value in flags.items():
             if value is not None:
                 cfg.apply_setting(sweep_config, f"train.{name}", value, catalog)
@@ -282,7 +285,7 @@ def reproduce(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """Re-run one recorded run from its config and check its losses and metrics: bit for bit
-    on CPU, within a stated tolerance on CUDA. Exit code 0 if they match, 1 if not, 2 if the
+    on CPU, within a stated tolerance on CUDA and for runs made with --fast. Exit code 0 if they match, 1 if not, 2 if the
     run could not be re-run (not a run, edited config, data unavailable)."""
     from ganbench.reproduce import reproduce as reproduce_run
 

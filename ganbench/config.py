@@ -17,6 +17,7 @@ from ganbench.catalog import Catalog
 from ganbench.checkpoints import DEFAULT_CHECKPOINT_EVERY, CheckpointInterval, check_keep_checkpoints
 from ganbench.errors import UsageError
 from ganbench.lazy import lazy_import
+from ganbench.fast import ComputeMode
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
 from ganbench.recipes import check_published
 
@@ -45,6 +46,8 @@ class TrainSettings:
     inception_weights: str | None = None
     checkpoint_every: str = DEFAULT_CHECKPOINT_EVERY  # steps (500), training time (10m) or off
     keep_checkpoints: int = 0  # 0: only the latest checkpoint; K: also every K-th
+    fast: bool = False  # trade bit-for-bit repeatability for speed (ganbench.fast)
+    precision: str = "fp32"  # or bf16: the networks under bfloat16 autocast
 
     def validate(self) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
@@ -65,6 +68,7 @@ class TrainSettings:
             raise UsageError(f"device must be auto, cpu or cuda, got {self.device!r}.")
         CheckpointInterval.parse(self.checkpoint_every)
         check_keep_checkpoints(self.keep_checkpoints)
+        ComputeMode(self.fast, self.precision).validate()
 
 
 @dataclass
@@ -110,14 +114,20 @@ class RunConfig:
     recipe: dict[str, Any] | None = None  # the recipe's name and published figures; not in the digest
     checkpoint_every: str = DEFAULT_CHECKPOINT_EVERY  # when checkpoints are taken: never changes results
     keep_checkpoints: int = 0
+    fast: bool = False
+    precision: str = "fp32"
 
     # Fields that change what training computes; the others only change what is evaluated.
     IDENTITY = ("variant", "dataset", "seed", "arch", "steps", "batch_size", "latent_dim",
-                "device", "variant_params", "options", "data")
+                "device", "variant_params", "options", "data", "fast", "precision")
 
     @property
     def training_options(self) -> TrainingOptions:
         return TrainingOptions.from_dict(self.options)
+
+    @property
+    def compute_mode(self) -> ComputeMode:
+        return ComputeMode(self.fast, self.precision)
 
     def digest(self) -> str:
         identity = {name: getattr(self, name) for name in self.IDENTITY}
@@ -125,6 +135,9 @@ class RunConfig:
             del identity["options"]  # runs without options keep the digests they had before options
         if self.data is None:
             del identity["data"]  # likewise for data sets that are not made from files
+        for name in ("fast", "precision"):  # and for runs in the default (deterministic, float32) mode
+            if identity[name] == getattr(ComputeMode(), name):
+                del identity[name]
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -489,6 +502,7 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
             overrides = sweep.variant_params.get(variant_name, {})
             check_compatible(options, variant_cls, arch_cls, batch_size=batch_size, variant_overrides=overrides)
             check_conditional(variant_cls, dataset_cls, arch_cls)
+            check_precision(sweep.train.precision, variant_cls)
             params = variant_params(catalog, variant_name, apply_ttur(options, variant_params(catalog, variant_name, overrides)))
             for seed in sweep.seeds:
                 runs.append(RunConfig(
@@ -501,6 +515,7 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
                     data=dataset_cls.spec, recipe=sweep.recipe,
                     checkpoint_every=sweep.train.checkpoint_every,
                     keep_checkpoints=sweep.train.keep_checkpoints,
+                    fast=sweep.train.fast, precision=sweep.train.precision,
                 ))
     return runs
 
@@ -604,6 +619,14 @@ def check_task(catalog: Catalog, variant_name: str, dataset_cls: type) -> None:
         f"Use a {variant_task} data set ({', '.join(datasets) or 'none installed'}) with {variant_name!r}, "
         f"or a {dataset_cls.task} variant ({', '.join(variants) or 'none installed'}) with {dataset_cls.name!r}."
     )
+def check_precision(precision: str, variant_cls: type) -> None:
+    """Refuse a precision other than fp32 for a variant trained by a loop that does not apply it."""
+    if precision != "fp32" and getattr(variant_cls, "task", "generation") != "generation":
+        raise UsageError(f"--precision {precision} applies to the noise-to-sample training loop, but "
+                         f"{variant_cls.name!r} is a {variant_cls.task} variant trained by its own loop, "
+                         f"which computes in fp32; run it without --precision.")
+
+
 def check_conditional(variant_cls: type, dataset_cls: type, arch_cls: type) -> None:
     """Refuse a conditional variant on unlabelled data or with an architecture that cannot condition."""
     if not variant_cls.conditional:

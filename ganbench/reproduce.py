@@ -1,7 +1,8 @@
 """Re-running one recorded run from its stored config and checking that it gives the same numbers.
 
 On CPU a run is bit-for-bit repeatable (same software, hardware and thread count), so losses
-and metric values must be identical. On CUDA some kernels are not deterministic, so they are
+and metric values must be identical. On CUDA some kernels are not deterministic, and a run in
+fast mode (:mod:`ganbench.fast`) gives up repeatability for speed on any device, so those are
 compared within :data:`CUDA_TOLERANCE`. Timings are measurements of the machine and are
 never compared.
 """
@@ -100,12 +101,16 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
         _check_workdir(Path(workdir), run_dir)
 
     recorded_env = record.get("environment") or {}
-    tolerance = None if recorded.device == config.device == "cpu" else dict(CUDA_TOLERANCE)
+    on_cpu = recorded.device == config.device == "cpu"
+    tolerance = None if on_cpu and not recorded.fast else dict(CUDA_TOLERANCE)
     notes: list[str] = []
+    if recorded.fast:
+        notes.append(f"the run was made in fast mode, which gives up bit-for-bit repeatability for speed: "
+                     f"compared within rtol={CUDA_TOLERANCE['rtol']:g}, atol={CUDA_TOLERANCE['atol']:g}")
     if config.device != recorded.device:
         notes.append(f"recorded on {recorded.device}, re-run on {config.device}: different kernels, "
                      "so only agreement within the tolerance can be hoped for")
-    if tolerance is not None:
+    if not on_cpu:
         notes.append(f"compared within rtol={tolerance['rtol']:g}, atol={tolerance['atol']:g}: "
                      "CUDA kernels are not bit-for-bit repeatable")
 

@@ -29,6 +29,7 @@ from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
 from ganbench.loggers import RunLoggers
+from ganbench.fast import ComputeMode, apply_backend_flags, backend_flags, default_backends
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
 from ganbench.plugins import plugin_changes, plugin_record
 from ganbench.samples import fixed_noise, sample_labels, save_samples
@@ -303,9 +304,10 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
                                   "torch_threads": torch.get_num_threads()}
 
     def on_evaluate(step: int, generator, dataset, source) -> bool:
-        values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
-                                             generator=generator, history=None, data_root=data_root,
-                                             over_training_only=True)
+        with default_backends(torch.device(config.device)):  # as after training, whatever the mode
+            values, _errors, _details = evaluate(config, catalog, dataset=dataset, source=source,
+                                                 generator=generator, history=None, data_root=data_root,
+                                                 over_training_only=True)
         evaluations.append({"step": step, **values})
         run_loggers.log_scalars(step, {f"eval/{key}": value for key, value in values.items()})
         return stop_rule is not None and stop_rule(step, values)
@@ -320,6 +322,8 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
 
     outcome = train_run(config, catalog, data_root=data_root, on_samples=on_samples, on_evaluate=on_evaluate,
                         on_progress=on_progress, checkpointer=checkpointer, resume=resume)
+    device = torch.device(config.device)
+    apply_backend_flags(backend_flags(ComputeMode(), device), device)  # every mode is evaluated alike
 
     eval_start, eval_setup_start = time.perf_counter(), one_off_seconds()[0]
     if translation:

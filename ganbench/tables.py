@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
+from ganbench.fast import ComputeMode
 from ganbench.plugins import plugin_source
 from ganbench.storage import RunFolder, atomic_path, is_evaluation, scan_runs, slug
 from ganbench.values import SECTIONS, ValueInfo, unknown_value
@@ -57,7 +59,9 @@ def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # Settings that change neither training nor the values computed: runs differing only in
 # these are compared as one recipe.
-NOT_RECIPE = frozenset({"seed", "metrics", "sample_every", "inception_weights", "recipe"})
+NOT_RECIPE = frozenset({"seed", "metrics", "sample_every", "inception_weights", "recipe", "checkpoint_every",
+                        "keep_checkpoints"})
+MODE_DEFAULTS = dataclasses.asdict(ComputeMode())
 
 
 def _setting(key: str) -> str:
@@ -75,6 +79,7 @@ def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
     """
     groups: dict[tuple[str, str], dict[Path, dict[str, Any]]] = {}
     for run_dir, config in configs.items():
+        config = {**MODE_DEFAULTS, **config}  # runs recorded before the mode was: the default mode
         flat = {k: v for k, v in _flat(config).items() if k.split(".")[0] not in NOT_RECIPE}
         groups.setdefault((config["dataset"], config["variant"]), {})[run_dir] = flat
     labels: dict[Path, str] = {}
@@ -89,12 +94,15 @@ def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
 
 def measurement_conditions(record: dict[str, Any]) -> str:
     """What a run's cost figures depend on besides the recipe, from its ``config.json``:
-    the device, the CPU thread count and the ganbench version. Timings are compared only
-    between runs with the same conditions."""
+    the device, the CPU thread count, the ganbench version, and the compute mode when it is
+    not the default (``fast mode``, ``bf16``: see :mod:`ganbench.fast`). Timings are compared
+    only between runs with the same conditions."""
     env = record.get("environment") or {}
-    device = (record.get("config") or {}).get("device", "?")
-    return (f"{device} ({env.get('device_name') or 'unknown device'}), {env.get('torch_threads', '?')} "
-            f"thread(s), ganbench {env.get('ganbench', '?')}")
+    config = record.get("config") or {}
+    mode = ComputeMode(bool(config.get("fast", False)), str(config.get("precision", "fp32"))).label()
+    return (f"{config.get('device', '?')} ({env.get('device_name') or 'unknown device'}), "
+            f"{env.get('torch_threads', '?')} thread(s), ganbench {env.get('ganbench', '?')}"
+            + (f", {mode}" if mode else ""))
 
 
 def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from ganbench.catalog import Catalog
 from ganbench.checkpoints import CheckpointMismatch, Checkpointer, capture_rng, restore_rng
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
+from ganbench.fast import apply_backend_flags, backend_flags, prepare_models, should_compile, uncompile
 from ganbench.memory import PeakMemory
 from ganbench.options import instance_noise_std
 from ganbench.seeding import seed_everything
@@ -100,10 +101,12 @@ def build_variant(config: RunConfig, catalog: Catalog) -> Variant:
 
 def start_run(config: RunConfig, catalog: Catalog) -> tuple[torch.device, Dataset, Variant, PeakMemory]:
     """What every training loop does first: pick the device, start measuring the run's peak
-    memory, seed every random source, and make the run's data set and variant."""
+    memory, seed every random source, set torch's backend flags for the run's mode
+    (:mod:`ganbench.fast`), and make the run's data set and variant."""
     device = torch.device(config.device)
     memory = PeakMemory(device)
     seed_everything(config.seed, device)
+    apply_backend_flags(backend_flags(config.compute_mode, device), device)
     return device, catalog.datasets.get(config.dataset)(), build_variant(config, catalog), memory
 
 
@@ -543,6 +546,9 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     device, dataset, variant, memory = start_run(config, catalog)
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
+    compiled = should_compile(config.compute_mode, device, has_penalty=variant.has_penalty(),
+                              unrolled_steps=config.training_options.unrolled_steps)
+    prepare_models((models.generator, models.critic), config.compute_mode, device, compile_networks=compiled)
     timer = PhaseTimer(device)
     state = TrainingState({"generator": models.generator, "critic": models.critic},
                           {"opt_g": models.opt_g, "opt_d": models.opt_d}, variant, source, timer, memory,
@@ -573,6 +579,8 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks,
                     start=start, checkpoint=state)
     timer.resolve()
+    for module in (models.generator, models.critic) if compiled else ():
+        uncompile(module)  # evaluation runs the networks eagerly
     history, status, diverged_at, train_seconds = loop.history, loop.status, loop.diverged_at, loop.train_seconds
 
     steps_done = len(history)

@@ -183,11 +183,25 @@ def test_extract_outputs_and_batching(state_dict, pixels, ours):
     assert empty["features"].shape == (0, 2048) and empty["logits"].shape == (0, 1008)
 
 
+def test_folded_batch_norms_compute_the_same_function(state_dict, pixels):
+    network = FIDInceptionV3()
+    network.load_state_dict(state_dict)
+    network.eval()
+    inputs = inception.preprocess(pixels["colour"])
+    with torch.inference_mode():
+        expected = network(inputs)["pool"]
+        inception.fold_batch_norms(network)
+        got = network(inputs)["pool"]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in network.modules())
+    assert torch.allclose(got, expected, rtol=0, atol=TOLERANCE)
+    assert (got - expected).abs().max() > 0  # really another computation: the cache key says so
+
+
 def test_name_and_cache_key(state_dict):
     extractor = InceptionFeatures.from_state_dict(state_dict, pipeline="pytorch-fid")
     assert extractor.name == "inception-pytorch-fid"
     key = extractor.cache_key()
-    assert key == {"network": "fid-inception-2015-12-05", "pipeline": "pytorch-fid", "version": 1,
+    assert key == {"network": "fid-inception-2015-12-05", "pipeline": "pytorch-fid", "version": 2,
                    "weights_sha256": inception.state_dict_sha256(state_dict)}
     changed = dict(state_dict, **{"fc.bias": state_dict["fc.bias"] + 1})
     assert inception.state_dict_sha256(changed) != key["weights_sha256"]

@@ -32,6 +32,7 @@ from ganbench.storage import atomic_path, read_json, write_json
 CLASSIFIER_VERSION = 1  # bump whenever the network, training or input pipeline changes
 FEATURE_DIM = 128
 EVAL_BATCH_SIZE = 1000
+FEATURES_VERSION = 2  # bump when the features' computation changes (cached statistics are redone); 2: channels-last
 
 Progress = Callable[[str], None]
 
@@ -343,7 +344,11 @@ class DomainFeatures(FeatureExtractor):
                  batch_size: int = EVAL_BATCH_SIZE):
         self.name = f"classifier-{dataset.name}"
         self.dataset = dataset
-        self.model = model.eval()
+        # oneDNN runs this CNN ~1.4× faster on channels-last tensors on the CPU (measured with
+        # benchmarks/test_metrics_speed.py); the features change only by float rounding.
+        on_cpu = next(model.parameters()).device.type == "cpu"
+        self.memory_format = torch.channels_last if on_cpu else torch.contiguous_format
+        self.model = model.eval().to(memory_format=self.memory_format)
         self.info = info
         self.batch_size = batch_size
         self._weights_sha256 = state_dict_sha256(model)
@@ -360,7 +365,7 @@ class DomainFeatures(FeatureExtractor):
     def cache_key(self) -> dict[str, Any]:
         facts = self.info.get("key_facts") or key_facts(self.dataset, self.info.get("seed", 0))
         return {"extractor": self.name, **facts, "weights_sha256": self._weights_sha256,
-                "input": "quantize-uint8-to_unit_range"}
+                "input": "quantize-uint8-to_unit_range", "features_version": FEATURES_VERSION}
 
     def extract(self, images: Tensor) -> dict[str, Tensor]:
         expected = tuple(self.dataset.shape)
@@ -375,6 +380,7 @@ class DomainFeatures(FeatureExtractor):
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
                 batch = to_unit_range(quantize(images[start:start + self.batch_size]).to(device))
+                batch = batch.contiguous(memory_format=self.memory_format)
                 f, l = self.model.features_and_logits(batch)
                 features.append(f.double().cpu())
                 logits.append(l.double().cpu())

@@ -104,7 +104,7 @@ class EvaluationContext:
         self.generator.eval()
         labels = self.requested_labels(n)
         chunks = []
-        with torch.no_grad():
+        with torch.inference_mode():  # the chunks are inference tensors; their concatenation below is not
             for start in range(0, n, batch_size):
                 z = torch.randn(min(batch_size, n - start), self.latent_dim, generator=noise_rng).to(self.device)
                 if labels is None:
