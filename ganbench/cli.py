@@ -364,7 +364,7 @@ def search(
     """Tune each variant with the same budget of configurations, then compare them (Lucic et al. 2018).
 
     Example: ganbench search --variants vanilla,wgan-gp --datasets ring-8 --budget 20 --objective modes_covered --final-seeds 3"""
-    from ganbench.search import FINAL_FOLDER, SEARCH_FILE, SearchSettings, run_search
+    from ganbench.search import FINAL_FOLDER, SEARCH_FILE, SearchSettings, check_search, run_search
     from ganbench.tables import comparison_tables, load_results, render, save_tables
 
     sweep_dir = out / sweep
@@ -399,6 +399,7 @@ def search(
         sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
+        check_search(sweep_config, catalog, settings)  # before any folder is made
         _writable_folder(out, "--out")
         _writable_folder(sweep_dir, "--sweep")
         result = run_search(sweep_config, catalog, settings, sweep_dir, executor=sweep_executor, data_root=data_root,

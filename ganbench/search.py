@@ -205,6 +205,25 @@ def waves(sampler: str, budget: int, pruning: bool = False) -> list[int]:
     return [1] * budget
 
 
+def check_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings
+                 ) -> tuple[dict[str, dict[str, Any]], SweepConfig, list[RunConfig], bool]:
+    """Check a search before anything is written: the settings, every space, the objective (and
+    that it can prune). Returns the spaces by variant, the base sweep (the search's seed), its
+    runs and whether a higher objective is better.
+
+    :raises UsageError: what is wrong, naming what was expected.
+    """
+    settings.validate()
+    spaces = search_spaces(sweep, catalog)
+    base = copy.deepcopy(sweep)
+    base.seeds = [settings.seed]
+    base_runs = resolve_runs(base, catalog)
+    higher = objective_direction(settings.objective, base_runs, catalog)
+    if settings.pruner is not None:
+        check_prunable(settings.objective, base_runs, catalog)
+    return spaces, base, base_runs, higher
+
+
 def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, sweep_dir: Path, *,
                executor: Executor | None = None, data_root: Path | None = None, quiet: bool = False,
                console: Console | None = None, force: bool = False) -> SearchResult:
@@ -216,17 +235,10 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
     """
     import optuna
 
-    settings.validate()
+    spaces, base, base_runs, higher = check_search(sweep, catalog, settings)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     console = console or Console(stderr=True)
-    spaces = search_spaces(sweep, catalog)
-    base = copy.deepcopy(sweep)
-    base.seeds = [settings.seed]
-    base_runs = resolve_runs(base, catalog)
-    higher = objective_direction(settings.objective, base_runs, catalog)
     direction = "maximize" if higher else "minimize"
-    if settings.pruner is not None:
-        check_prunable(settings.objective, base_runs, catalog)
     studies = []
     for run in base_runs:
         space = spaces[run.variant]

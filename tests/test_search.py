@@ -197,7 +197,7 @@ def test_bad_inputs_exit_2_with_one_clear_line_before_any_run(tmp_path, extra, m
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()) and "Traceback" not in result.output
-    assert not (tmp_path / "search" / "trials").exists()
+    assert not (tmp_path / "search").exists()  # nothing is made: not even the sweep folder
 
 
 def test_spaces_are_declared_on_fields_inherited_and_listed(search_plugin):
