@@ -204,16 +204,23 @@ def test_ctrl_c_says_how_many_runs_finished_and_exits_130(tmp_path, executor_plu
 
 
 def test_sigint_exits_130_without_a_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(ganbench.__file__).parents[1])}
+    # faulthandler: if the process does not stop, SIGABRT makes it print every thread's stack
+    env = {**os.environ, "PYTHONPATH": str(Path(ganbench.__file__).parents[1]), "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "ganbench", "run", *TINY, "--steps", "10000000", "--out", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C finds it
     try:
         deadline = time.monotonic() + 120
         while not list(tmp_path.glob("default/*/config.json")) and time.monotonic() < deadline:
             time.sleep(0.2)  # training has started once the run folder holds its config
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            _, stderr = process.communicate(timeout=30)
+            pytest.fail(f"ganbench run did not stop within 60 s of SIGINT; its threads then:\n{stderr}")
     finally:
         process.kill()
     assert process.returncode == 130, stderr
