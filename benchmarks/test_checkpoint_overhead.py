@@ -17,13 +17,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-import ganbench
 from ganbench.checkpoints import DEFAULT_CHECKPOINT_EVERY, CheckpointInterval, Checkpointer, checkpoint_files
 from ganbench.config import RunConfig, resolve_device, variant_params
-from ganbench.datasets import Dataset, TensorSource
-from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.training import train
 
+from benchmarks.bench_data import catalog_with, random_images
 from benchmarks.bench_sizes import quick_mode, size
 
 STEPS = size(12, 4)
@@ -36,30 +34,11 @@ VARIANT = "vanilla"
 TARGET_SHARE = 0.02
 
 
-class RandomImages(Dataset):
-    """Random images held in memory (no files needed)."""
-
-    name = "bench-checkpoint-images"
-    description = "Random images for the checkpoint-overhead benchmark."
-    kind = "image"
-    shape = (CHANNELS, SIDE, SIDE)
-
-    def load(self, *, device, seed, data_root=None, train=True):
-        pixels = torch.randint(0, 256, (512, *self.shape), dtype=torch.uint8,
-                               generator=torch.Generator().manual_seed(seed))
-        return TensorSource(pixels.to(device))
-
-
-class BenchPlugin:
-    @ganbench.hookimpl
-    def register_datasets(self, register):
-        register(RandomImages)
+RandomImages = random_images("bench-checkpoint-images", (CHANNELS, SIDE, SIDE), 512)
 
 
 def test_checkpoint_overhead_at_the_default_interval(benchmark, tmp_path):
-    manager = create_plugin_manager(load_entry_points=False)
-    manager.register(BenchPlugin(), name="bench")
-    catalog = build_catalog(manager)
+    catalog = catalog_with(RandomImages)
     device = resolve_device("auto")
     config = RunConfig(variant=VARIANT, dataset=RandomImages.name, seed=0, arch=ARCH, steps=STEPS,
                        batch_size=BATCH, latent_dim=100, device=device,

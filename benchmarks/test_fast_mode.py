@@ -18,12 +18,10 @@ import os
 import pytest
 import torch
 
-import ganbench
 from ganbench.config import RunConfig, resolve_device, variant_params
-from ganbench.datasets import Dataset, TensorSource
-from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.training import train
 
+from benchmarks.bench_data import catalog_with, random_images
 from benchmarks.bench_sizes import quick_mode, size
 
 STEPS = size(150, 2)
@@ -33,32 +31,9 @@ DEVICE = resolve_device("auto")
 MODES = {"default": {}, "fast": {"fast": True}, "fast+bf16": {"fast": True, "precision": "bf16"}}
 
 
-def _images(name: str, shape: tuple[int, int, int]) -> type[Dataset]:
-    class RandomImages(Dataset):
-        kind = "image"
-        description = "Random images for the fast-mode benchmark."
-
-        def load(self, *, device, seed, data_root=None, train=True):
-            pixels = torch.randint(0, 256, (IMAGES, *self.shape), dtype=torch.uint8,
-                                   generator=torch.Generator().manual_seed(seed))
-            return TensorSource(pixels.to(device))
-
-    RandomImages.name, RandomImages.shape = name, shape
-    return RandomImages
-
-
-class BenchPlugin:
-    @ganbench.hookimpl
-    def register_datasets(self, register):
-        register(_images("bench-28", (1, 28, 28)))
-        register(_images("bench-32", (3, 32, 32)))
-
-
 @pytest.mark.parametrize("arch, dataset", [("mlp", "bench-28"), ("dcgan", "bench-32")])
 def test_fast_mode_against_the_default_mode(benchmark, arch, dataset):
-    manager = create_plugin_manager(load_entry_points=False)
-    manager.register(BenchPlugin(), name="bench")
-    catalog = build_catalog(manager)
+    catalog = catalog_with(random_images("bench-28", (1, 28, 28), IMAGES), random_images("bench-32", (3, 32, 32), IMAGES))
     base = RunConfig(variant="vanilla", dataset=dataset, seed=0, arch=arch, steps=STEPS, batch_size=BATCH,
                      latent_dim=64, device=DEVICE, variant_params=variant_params(catalog, "vanilla", {}))
     configs = {mode: dataclasses.replace(base, **settings) for mode, settings in MODES.items()}

@@ -21,13 +21,11 @@ import pytest
 import torch
 from torch import nn
 
-import ganbench
 from ganbench.config import RunConfig, resolve_device, variant_params
-from ganbench.datasets import Dataset, TensorSource
-from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.seeding import torch_threads
 from ganbench.training import build_models, start_run, train
 
+from benchmarks.bench_data import catalog_with, random_images
 from benchmarks.bench_sizes import size
 
 STEPS = size(300, 5)
@@ -38,30 +36,11 @@ LATENT = 64
 IMAGES = size(10_000, 512)
 
 
-class RandomImages(Dataset):
-    """Fashion-MNIST-shaped random images, held in memory (no files needed)."""
-
-    name = "bench-images"
-    description = "Random 28×28 grey images for the training-speed benchmark."
-    kind = "image"
-    shape = (1, 28, 28)
-
-    def load(self, *, device, seed, data_root=None, train=True):
-        pixels = torch.randint(0, 256, (IMAGES, *self.shape), dtype=torch.uint8,
-                               generator=torch.Generator().manual_seed(seed))
-        return TensorSource(pixels.to(device))
-
-
-class BenchPlugin:
-    @ganbench.hookimpl
-    def register_datasets(self, register):
-        register(RandomImages)
+RandomImages = random_images("bench-images", (1, 28, 28), IMAGES)  # Fashion-MNIST-shaped
 
 
 def catalog():
-    manager = create_plugin_manager(load_entry_points=False)
-    manager.register(BenchPlugin(), name="bench")
-    return build_catalog(manager)
+    return catalog_with(RandomImages)
 
 
 def hand_written_loop(variant_name: str, config: RunConfig, catalog_) -> float:
