@@ -3,6 +3,7 @@ every hook and public base-class member is documented (docstring and guide)."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import re
@@ -224,6 +225,36 @@ def test_logger_example_writes_every_loss_of_the_history(catalog_with, tmp_path)
     finals = {line["tag"]: line["value"] for line in lines if line["tag"].startswith("metrics/")}
     assert finals == {f"metrics/{k}": v for k, v in summary["metrics"].items() if v == v}
 
+
+
+def test_logger_example_keeps_what_a_resumed_run_logged_before(catalog_with, tmp_path, monkeypatch):
+    """A run killed at step 100, after its checkpoint of step 90, and resumed keeps its folder:
+    the example appends, so every step's loss is there (steps 0-49 only from the first part),
+    the last value of each step the recorded one."""
+    import ganbench.runner as runner
+
+    module, catalog = catalog_with("logger")
+    (config,) = tiny_sweep(catalog, steps=120)
+    config = dataclasses.replace(config, checkpoint_every="30")
+    real_train = runner.train
+
+    def crashing_train(*args, on_progress, **kwargs):
+        def progress(done, rows):
+            on_progress(done, rows)
+            if done == 100:
+                raise RuntimeError("killed at step 100")
+        return real_train(*args, on_progress=progress, **kwargs)
+
+    monkeypatch.setattr(runner, "train", crashing_train)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_one(config, catalog, tmp_path / "run", loggers=["jsonl"])
+    monkeypatch.setattr(runner, "train", real_train)
+    summary = run_one(config, catalog, tmp_path / "run", loggers=["jsonl"])
+    assert summary["resumed_from"] == [90]
+    lines = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").read_text().splitlines()]
+    last = {line["step"]: line["value"] for line in lines if line["tag"] == "loss/g_loss"}
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert last == dict(zip(history["step"], history["g_loss"]))
 
 # --- every hook and public base-class member is documented ---------------------------------
 
