@@ -20,6 +20,7 @@ from ganbench.catalog import Catalog
 from ganbench.checkpoints import CheckpointMismatch, Checkpointer, capture_rng, restore_rng
 from ganbench.config import RunConfig
 from ganbench.datasets import DataSource, Dataset
+from ganbench.double_backward import backward_skipping_zeros
 from ganbench.fast import apply_backend_flags, backend_flags, prepare_models, should_compile, uncompile
 from ganbench.memory import PeakMemory
 from ganbench.options import instance_noise_std
@@ -209,8 +210,9 @@ def critic_step(variant: Variant, models: Models, source: DataSource, settings: 
         with timer.phase("penalty"):
             penalty = variant.penalty(critic, real, fake)
             if penalty is not None:
-                # only the critic's weights: not the gradient of the interpolates the penalty made
-                penalty.backward(inputs=weights)
+                # only the critic's weights (not the gradient of the interpolates the penalty
+                # made), without the branches of exact zeros of the double backward
+                backward_skipping_zeros(penalty, weights)
     models.opt_d.step()
     variant.after_critic_step(models.critic)
     return loss.detach(), None if penalty is None else penalty.detach(), real_scores.detach(), fake_scores.detach()
