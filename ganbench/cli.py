@@ -73,15 +73,20 @@ warnings.formatwarning = _one_line_plugin_warnings
 
 
 def _print_version(value: bool) -> None:
-    """``--version``: print ``ganbench X.Y.Z (torch ..., Python ...)`` and exit 0."""
+    """``--version``: print ``ganbench X.Y.Z (torch ..., Python ...)`` and exit 0.
+
+    Torch's version comes from its installed metadata: importing torch would take seconds."""
     if value:
         import platform
-
-        import torch
+        from importlib.metadata import PackageNotFoundError, version
 
         from ganbench import __version__
 
-        print(f"ganbench {__version__} (torch {torch.__version__}, Python {platform.python_version()})")
+        try:
+            torch_version = f"torch {version('torch')}"
+        except PackageNotFoundError:
+            torch_version = "torch not installed"
+        print(f"ganbench {__version__} ({torch_version}, Python {platform.python_version()})")
         raise typer.Exit()
 
 

@@ -130,11 +130,25 @@ def _table_rows(text: str) -> list[list[str]]:
 
 
 def test_version_names_ganbench_and_torch():
-    import torch
-
     result = invoke("--version")
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"ganbench {version('ganbench')} (torch {torch.__version__}, Python ")
+    assert result.stdout.startswith(f"ganbench {version('ganbench')} (torch {version('torch')}, Python ")
+
+
+def test_version_says_when_torch_is_not_installed(monkeypatch):
+    import importlib.metadata
+
+    real_version = importlib.metadata.version
+
+    def version_without_torch(name: str) -> str:
+        if name == "torch":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version_without_torch)
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert f"ganbench {version('ganbench')} (torch not installed, Python " in result.stdout
 
 
 def _tables(text: str) -> dict[str, list[str]]:
