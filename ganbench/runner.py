@@ -36,7 +36,7 @@ from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.seeding import torch_threads
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
-    SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, run_lock, write_json,
+    SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, remove_temporaries, run_lock, write_json,
 )
 from ganbench.tasks import RunRecord, RunTask, record_failure  # defined below runner and executors; re-exported
 from ganbench.timing import one_off_seconds
@@ -212,6 +212,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     resume = checkpointer.load_latest(required=("evaluations", "resumed_from", "segments"))
     if resume is None:
         _clear(run_dir)
+    else:
+        remove_temporaries(run_dir)  # of files whose writing was killed (the checkpoints' are gone)
     with torch_threads(_resumed_threads(resume, config, run_dir)):
         write_json(run_dir / CONFIG_FILE, {
             "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),

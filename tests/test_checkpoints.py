@@ -140,6 +140,27 @@ def test_a_run_resumed_twice_records_both_steps(catalog, reference, tmp_path, mo
     assert_same_run(record.run_dir, reference)
 
 
+def test_a_resumed_run_deletes_the_temporary_files_of_writes_that_were_killed(catalog, reference, tmp_path,
+                                                                             monkeypatch):
+    """A kill -9 during a save leaves ``.step-….pt.PID.HEX.tmp``: the next segment deletes it
+    (and any such file of the run folder) when it starts, and leaves files of other names."""
+    runs = plan(catalog)
+    crash_at(monkeypatch, 50)
+    [failed] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    folder = failed.run_dir / "checkpoints"
+    stale = [folder / ".step-000000060.pt.4242.0123abcd.tmp", failed.run_dir / ".history.csv.4242.89abcdef.tmp"]
+    kept = [folder / "notes.tmp", folder / ".step-000000060.pt.tmp", failed.run_dir / "mine.4242.0123abcd.tmp"]
+    for path in stale + kept:
+        path.write_bytes(b"half a file")
+    monkeypatch.undo()
+    crash_at(monkeypatch, 70)  # the run stops unfinished, its checkpoints folder still there
+    [again] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    assert again.status == "failed"
+    assert [path for path in stale if path.exists()] == []
+    assert [path for path in kept if not path.exists()] == []
+    assert [p.name for p in checkpoint_files(again.run_dir)] == ["step-000000060.pt"]
+
+
 def test_a_damaged_checkpoint_is_skipped_for_the_one_before(catalog, reference, tmp_path, monkeypatch, caplog):
     runs = plan(catalog, keep=1)  # keep every checkpoint
     crash_at(monkeypatch, 50)
