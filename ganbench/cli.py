@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ganbench import config as cfg
-from ganbench.errors import GanbenchError, UsageError
+from ganbench.errors import GanbenchError, UsageError, unknown_name_message
 from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions
 from ganbench.loggers import LoggerWarning
 from ganbench.plugins import (
@@ -661,11 +661,7 @@ def list_(
     One table per kind (each name, the plugin that provides it, the kind's key facts and
     defaults, its description); --json gives the same as JSON."""
     if kind is not None and kind not in KINDS:
-        import difflib
-
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "."
-        raise _fail(UsageError(f"unknown kind {kind!r}{hint} Available: {', '.join(KINDS)}."))
+        raise _fail(UsageError(unknown_name_message("kind", kind, KINDS)))
     try:
         catalog = build_catalog()
         if config is not None:
