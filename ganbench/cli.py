@@ -404,10 +404,10 @@ def search(
         sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
-        check_search(sweep_config, catalog, settings)  # before any folder is made
+        checked = check_search(sweep_config, catalog, settings)  # before any folder is made
         _writable_folder(out, "--out")
         _writable_folder(sweep_dir, "--sweep")
-        result = run_search(sweep_config, catalog, settings, sweep_dir, executor=sweep_executor, data_root=data_root,
+        result = run_search(checked, catalog, sweep_dir, executor=sweep_executor, data_root=data_root,
                             quiet=quiet or as_json, force=force)
     except GanbenchError as exc:
         raise _fail(exc) from None
