@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ganbench.errors import UsageError
 from ganbench.lazy import lazy_import
-from ganbench.storage import atomic_path
+from ganbench.storage import atomic_path, remove_temporaries
 
 np = lazy_import("numpy")  # imported on first use: the CLI's start-up parses intervals only
 torch = lazy_import("torch")
@@ -193,8 +193,10 @@ class Checkpointer:
 
         A file that cannot be read (truncated, corrupt, of another format) is removed with one
         warning naming it, and the one before it is tried; a checkpoint of another config
-        digest is never loaded (one warning).
+        digest is never loaded (one warning). The temporary files of saves that were killed
+        half-way are deleted first: call this only holding the run's lock.
         """
+        remove_temporaries(self.folder)
         for path in checkpoint_files(self.folder.parent):
             try:
                 payload = torch.load(path, map_location="cpu", weights_only=True)

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ganbench import config as cfg
-from ganbench.errors import GanbenchError, UsageError
+from ganbench.errors import GanbenchError, UsageError, unknown_name_message
 from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions
 from ganbench.loggers import LoggerWarning
 from ganbench.plugins import (
@@ -73,15 +73,20 @@ warnings.formatwarning = _one_line_plugin_warnings
 
 
 def _print_version(value: bool) -> None:
-    """``--version``: print ``ganbench X.Y.Z (torch ..., Python ...)`` and exit 0."""
+    """``--version``: print ``ganbench X.Y.Z (torch ..., Python ...)`` and exit 0.
+
+    Torch's version comes from its installed metadata: importing torch would take seconds."""
     if value:
         import platform
-
-        import torch
+        from importlib.metadata import PackageNotFoundError, version
 
         from ganbench import __version__
 
-        print(f"ganbench {__version__} (torch {torch.__version__}, Python {platform.python_version()})")
+        try:
+            torch_version = f"torch {version('torch')}"
+        except PackageNotFoundError:
+            torch_version = "torch not installed"
+        print(f"ganbench {__version__} ({torch_version}, Python {platform.python_version()})")
         raise typer.Exit()
 
 
@@ -399,10 +404,10 @@ def search(
         sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
-        check_search(sweep_config, catalog, settings)  # before any folder is made
+        checked = check_search(sweep_config, catalog, settings)  # before any folder is made
         _writable_folder(out, "--out")
         _writable_folder(sweep_dir, "--sweep")
-        result = run_search(sweep_config, catalog, settings, sweep_dir, executor=sweep_executor, data_root=data_root,
+        result = run_search(checked, catalog, sweep_dir, executor=sweep_executor, data_root=data_root,
                             quiet=quiet or as_json, force=force)
     except GanbenchError as exc:
         raise _fail(exc) from None
@@ -656,11 +661,7 @@ def list_(
     One table per kind (each name, the plugin that provides it, the kind's key facts and
     defaults, its description); --json gives the same as JSON."""
     if kind is not None and kind not in KINDS:
-        import difflib
-
-        close = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "."
-        raise _fail(UsageError(f"unknown kind {kind!r}{hint} Available: {', '.join(KINDS)}."))
+        raise _fail(UsageError(unknown_name_message("kind", kind, KINDS)))
     try:
         catalog = build_catalog()
         if config is not None:

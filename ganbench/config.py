@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ganbench.architectures import AUTO_MIN_SUITABILITY
 from ganbench.catalog import Catalog
 from ganbench.checkpoints import DEFAULT_CHECKPOINT_EVERY, CheckpointInterval, check_keep_checkpoints
-from ganbench.errors import UsageError
+from ganbench.errors import UsageError, unknown_name_message
 from ganbench.lazy import lazy_import
 from ganbench.fast import ComputeMode
 from ganbench.options import TrainingOptions, apply_ttur, check_compatible
@@ -247,11 +247,7 @@ def field_types(cls: type) -> dict[str, Any]:
 
 
 def _unknown_field(where: str, name: str, known: list[str]) -> UsageError:
-    import difflib
-
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
-    return UsageError(f"unknown setting {where}.{name!r}{hint} Available: {', '.join(known)}.")
+    return UsageError(unknown_name_message(f"{where} setting", name, known))
 
 
 # --- building a sweep -----------------------------------------------------------------------

@@ -1,6 +1,10 @@
-"""Exceptions that ganbench reports to the user as clear messages, and how a plugin failed, in words."""
+"""Exceptions that ganbench reports to the user as clear messages, how a plugin failed, in
+words, and the one wording of "unknown name; did you mean ...?"."""
 
 from __future__ import annotations
+
+import difflib
+from typing import Iterable
 
 
 class GanbenchError(Exception):
@@ -39,3 +43,31 @@ def describe_hook_failure(exc: BaseException) -> str:
     if isinstance(exc, InvalidRegistrationError):
         return f"registered something invalid ({str(exc).rstrip('.')})"
     return f"raised {type(exc).__name__}: {exc}"
+
+
+def nearest_name(name: str, known: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The name of ``known`` that ``name`` most likely meant: the one that differs only in case
+    or ``_`` for ``-``, else the closest spelling (:func:`difflib.get_close_matches` with
+    ``cutoff``); ``None`` when none is close."""
+    known = list(known)
+    normalised = {candidate.replace("_", "-").lower(): candidate for candidate in known}
+    exact = normalised.get(name.replace("_", "-").lower())
+    close = [exact] if exact else difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """``did you mean 'NEAREST'?`` (see :func:`nearest_name`), or ``""`` when none is close."""
+    nearest = nearest_name(name, known, cutoff=cutoff)
+    return f"did you mean {nearest!r}?" if nearest is not None else ""
+
+
+def unknown_name_message(what: str, name: str, known: Iterable[str], *, cutoff: float = 0.6, then: str = "") -> str:
+    """``unknown WHAT 'NAME'; did you mean 'X'? Available: A, B.`` and ``then`` (what else to do).
+
+    The same words wherever ganbench refuses a name: the bad name, the nearest ones, every
+    name it accepts (in the order given)."""
+    known = list(known)
+    hint = did_you_mean(name, known, cutoff=cutoff)
+    message = f"unknown {what} {name!r}{'; ' + hint if hint else '.'} Available: {', '.join(known) or 'none'}."
+    return f"{message} {then}" if then else message

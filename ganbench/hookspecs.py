@@ -66,9 +66,12 @@ def register_metrics(register: Callable[[type], None]) -> None:
         (``over_training``), and computes its values
         from a :class:`ganbench.metrics.EvaluationContext`. Tables and reports take
         everything about its values from what it declares: ``labels``, ``section``
-        (stability or quality), the direction that marks the best variant, and
+        (stability or quality), the direction that marks the best variant,
         ``headline``, the values "What this sweep says" names the best variant by (with a
-        caveat from ``notes``); a plugin's metric is shown and concluded on like a built-in.
+        caveat from ``notes``), and ``headline_priority``, which of the evaluated headline
+        values the report's curve over training follows (the highest; built in: ``fid`` 20,
+        ``domain-fid`` 10, others 0); a plugin's metric is shown and concluded on like a
+        built-in.
     """
 
 

@@ -10,7 +10,6 @@ not installed as packages.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import inspect
@@ -27,7 +26,7 @@ import pluggy
 
 from ganbench import hookspecs
 from ganbench.catalog import Catalog  # defined below the plugin manager; ganbench.plugins.Catalog still works
-from ganbench.errors import describe_hook_failure  # likewise
+from ganbench.errors import describe_hook_failure, did_you_mean  # likewise
 from ganbench.registry import Registry
 from ganbench.storage import file_record
 
@@ -105,8 +104,7 @@ def _register_foreign(pm: PluginManager, plugin: object, name: str) -> None:
     unknown = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [] if caller.spec is None)
     if unknown:
         pm.unregister(plugin)
-        hints = [f"{hook!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
-            hook, known, n=1)) else repr(hook) for hook in unknown]
+        hints = [f"{hook!r} ({hint})" if (hint := did_you_mean(hook, known)) else repr(hook) for hook in unknown]
         raise UnknownHookError(f"it implements unknown hook(s) {', '.join(hints)}; "
                                "see `ganbench plugins` or docs/writing-plugins.md for the hook names")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar
 
-from ganbench.errors import InvalidRegistrationError, PluginConflictError, UnknownNameError
+from ganbench.errors import InvalidRegistrationError, PluginConflictError, UnknownNameError, unknown_name_message
 
 T = TypeVar("T")
 
@@ -72,12 +71,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         """``unknown variant 'wgan_gp'; did you mean 'wgan-gp'? Available: ...``."""
-        candidates = list(self.entries)
-        normalised = {c.replace("_", "-").lower(): c for c in candidates}
-        exact = normalised.get(name.replace("_", "-").lower())
-        close = [exact] if exact else difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
-        return f"unknown {self.kind} {name!r}{hint} Available: {', '.join(sorted(candidates)) or 'none'}."
+        return unknown_name_message(self.kind, name, sorted(self.entries))
 
     def plugin_of(self, name: str) -> str:
         return self.entries[name].plugin

@@ -36,7 +36,7 @@ from ganbench.samples import fixed_noise, sample_labels, save_samples
 from ganbench.seeding import torch_threads
 from ganbench.storage import (
     CONFIG_FILE, CRITIC_FILE, EVALUATIONS_FILE, GENERATOR_FILE, HISTORY_FILE, LOCK_FILE, METRICS_FILE,
-    SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, run_lock, write_json,
+    SAMPLES_FILE, atomic_path, completed_run, file_state, record_files, remove_temporaries, run_lock, write_json,
 )
 from ganbench.tasks import RunRecord, RunTask, record_failure  # defined below runner and executors; re-exported
 from ganbench.timing import one_off_seconds
@@ -202,9 +202,10 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     are summed over the segments, each counted up to the checkpoint the next went on from;
     peak memory is the largest of the segments'. A finished run's checkpoints are deleted.
     One-off work done during the run (:func:`ganbench.timing.one_off_work`: a domain
-    classifier trained, real statistics computed) is recorded as ``setup_time_s`` and left out
-    of ``wall_clock_s``, ``cpu_time_s`` and ``eval_time_s``, so the first run of a sweep is
-    not charged for the caches every later run uses.
+    classifier trained, real statistics computed) is recorded as ``setup_time_s`` (summed over
+    the segments as the other times) and left out of ``wall_clock_s``, ``cpu_time_s`` and
+    ``eval_time_s``, so the first run of a sweep is not charged for the caches every later run
+    uses.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpointer = Checkpointer(run_dir, config.digest(), CheckpointInterval.parse(config.checkpoint_every),
@@ -212,6 +213,8 @@ def run_one(config: RunConfig, catalog: Catalog, run_dir: Path, *, data_root: Pa
     resume = checkpointer.load_latest(required=("evaluations", "resumed_from", "segments"))
     if resume is None:
         _clear(run_dir)
+    else:
+        remove_temporaries(run_dir)  # of files whose writing was killed (the checkpoints' are gone)
     with torch_threads(_resumed_threads(resume, config, run_dir)):
         write_json(run_dir / CONFIG_FILE, {
             "run_id": config.run_id, "digest": config.digest(), "config": config.to_dict(),
@@ -294,11 +297,13 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
     resumed_from = [*resume["resumed_from"], resume["step"]] if resume else []
 
     def segments() -> dict[str, float]:
-        """Wall-clock and CPU seconds of this run so far, setup work left out."""
+        """Wall-clock and CPU seconds of this run so far, setup work left out; and that setup
+        work's wall-clock seconds (every segment does its own)."""
         setup_wall, setup_cpu = (now - then for now, then in zip(one_off_seconds(), setup_started))
         return {"wall_clock_s": earlier["wall_clock_s"] + time.perf_counter() - started - setup_wall,
                 "cpu_time_s": earlier["cpu_time_s"] + time.process_time() - cpu_started - setup_cpu,
-                "checkpoint_time_s": earlier.get("checkpoint_time_s", 0.0) + checkpointer.save_seconds}
+                "checkpoint_time_s": earlier.get("checkpoint_time_s", 0.0) + checkpointer.save_seconds,
+                "setup_time_s": earlier.get("setup_time_s", 0.0) + setup_wall}
 
     checkpointer.extra = lambda: {"evaluations": evaluations, "resumed_from": resumed_from, "segments": segments(),
                                   "torch_threads": torch.get_num_threads()}
@@ -354,12 +359,11 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
             # through a file object: the archive inside is then named "archive", not after the
             # temporary file, so identical weights give identical files (and SHA-256 records)
             torch.save(module.state_dict(), file)
-    setup_wall = one_off_seconds()[0] - setup_started[0]
     summary = {
         "run_id": config.run_id, "status": outcome.status, "diverged_at": outcome.diverged_at,
         "variant": config.variant, "dataset": config.dataset, "seed": config.seed,
         "resumed_from": resumed_from,
-        "timings": {**outcome.timings, "eval_time_s": eval_seconds, **segments(), "setup_time_s": setup_wall},
+        "timings": {**outcome.timings, "eval_time_s": eval_seconds, **segments()},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
         "files": record_files(run_dir),  # size and SHA-256 of each file written above

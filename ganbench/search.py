@@ -205,11 +205,20 @@ def waves(sampler: str, budget: int, pruning: bool = False) -> list[int]:
     return [1] * budget
 
 
-def check_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings
-                 ) -> tuple[dict[str, dict[str, Any]], SweepConfig, list[RunConfig], bool]:
+@dataclass(frozen=True)
+class CheckedSearch:
+    """A search that :func:`check_search` accepted, as :func:`run_search` runs it."""
+
+    settings: SearchSettings
+    spaces: dict[str, dict[str, Any]]  # by variant: field -> space
+    base: SweepConfig  # the sweep with the search's seed
+    base_runs: list[RunConfig]  # one per variant × data set
+    higher_is_better: bool  # of the objective
+
+
+def check_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings) -> CheckedSearch:
     """Check a search before anything is written: the settings, every space, the objective (and
-    that it can prune). Returns the spaces by variant, the base sweep (the search's seed), its
-    runs and whether a higher objective is better.
+    that it can prune).
 
     :raises UsageError: what is wrong, naming what was expected.
     """
@@ -221,13 +230,15 @@ def check_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings
     higher = objective_direction(settings.objective, base_runs, catalog)
     if settings.pruner is not None:
         check_prunable(settings.objective, base_runs, catalog)
-    return spaces, base, base_runs, higher
+    return CheckedSearch(settings, spaces, base, base_runs, higher)
 
 
-def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, sweep_dir: Path, *,
+def run_search(search: CheckedSearch, catalog: Catalog, sweep_dir: Path, *,
                executor: Executor | None = None, data_root: Path | None = None, quiet: bool = False,
                console: Console | None = None, force: bool = False) -> SearchResult:
-    """Search every variant × data set of ``sweep`` with ``settings``; see the module docstring.
+    """Run the search that :func:`check_search` accepted (every variant × data set of its
+    sweep) into ``sweep_dir``; see the module docstring. Checked first, separately, so that bad
+    input makes no folder.
 
     A variant whose space is empty (none declared or given, or every field fixed by ``--set``)
     is trained once with its settings, and the record says so. A trial that diverges or fails
@@ -235,7 +246,8 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
     """
     import optuna
 
-    spaces, base, base_runs, higher = check_search(sweep, catalog, settings)
+    settings, spaces, base, base_runs, higher = (search.settings, search.spaces, search.base, search.base_runs,
+                                                  search.higher_is_better)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     console = console or Console(stderr=True)
     direction = "maximize" if higher else "minimize"

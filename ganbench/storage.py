@@ -67,7 +67,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"  # as _TEMPORARY_NAME
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # mode 0666 & ~umask
     try:
         yield tmp
@@ -75,6 +75,24 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_TEMPORARY_NAME = re.compile(r"\..+\.\d+\.[0-9a-f]{8}\.tmp")  # the temporary names atomic_path gives
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files :func:`atomic_path` left in ``folder`` (not below it) when
+    its process was killed mid-write; returns their paths. Files of other names stay.
+
+    Call it only while no other process can be writing there (e.g. holding the run's lock).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = sorted(path for path in folder.iterdir() if _TEMPORARY_NAME.fullmatch(path.name) and path.is_file())
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _json_safe(value: Any) -> Any:

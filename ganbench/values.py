@@ -1,4 +1,5 @@
-"""How a reported value is declared: its label, its direction, its section, whether it is a headline.
+"""How a reported value is declared: its label, its direction, its section, whether (and how
+strongly) it is a headline.
 
 Every figure in ``metrics.json`` (a metric's value or a timing the core measures) has one
 :class:`ValueInfo`. Tables and reports take everything from these declarations: the column
@@ -26,6 +27,9 @@ class ValueInfo:
     :param headline: whether "What this sweep says" names the best variant by this value.
     :param note: a caveat printed once with the conclusions when a headline value is among
         them (e.g. that raw loss spreads depend on each loss's scale).
+    :param headline_priority: of a headline value, how well it stands for the samples' quality
+        as a whole: where one value must be picked (the report's curve over training), the
+        headline value of the highest priority is (0 for every other value).
     """
 
     label: str
@@ -33,6 +37,7 @@ class ValueInfo:
     section: Section = "quality"
     headline: bool = False
     note: str | None = None
+    headline_priority: int = 0
 
     @property
     def arrow(self) -> str:

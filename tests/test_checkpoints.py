@@ -140,6 +140,52 @@ def test_a_run_resumed_twice_records_both_steps(catalog, reference, tmp_path, mo
     assert_same_run(record.run_dir, reference)
 
 
+def test_a_resumed_run_deletes_the_temporary_files_of_writes_that_were_killed(catalog, reference, tmp_path,
+                                                                             monkeypatch):
+    """A kill -9 during a save leaves ``.step-….pt.PID.HEX.tmp``: the next segment deletes it
+    (and any such file of the run folder) when it starts, and leaves files of other names."""
+    runs = plan(catalog)
+    crash_at(monkeypatch, 50)
+    [failed] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    folder = failed.run_dir / "checkpoints"
+    stale = [folder / ".step-000000060.pt.4242.0123abcd.tmp", failed.run_dir / ".history.csv.4242.89abcdef.tmp"]
+    kept = [folder / "notes.tmp", folder / ".step-000000060.pt.tmp", failed.run_dir / "mine.4242.0123abcd.tmp"]
+    for path in stale + kept:
+        path.write_bytes(b"half a file")
+    monkeypatch.undo()
+    crash_at(monkeypatch, 70)  # the run stops unfinished, its checkpoints folder still there
+    [again] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    assert again.status == "failed"
+    assert [path for path in stale if path.exists()] == []
+    assert [path for path in kept if not path.exists()] == []
+    assert [p.name for p in checkpoint_files(again.run_dir)] == ["step-000000060.pt"]
+
+
+def test_setup_time_is_summed_over_the_segments_as_the_other_times(catalog, tmp_path, monkeypatch):
+    """Each segment does one-off work (here 0.3 s of it at its start); a run resumed once has
+    done it twice, and ``setup_time_s`` says so, as ``wall_clock_s`` sums both segments."""
+    import ganbench.runner as runner
+    from ganbench.timing import one_off_work
+
+    runs = plan(catalog)
+    crash_at(monkeypatch, 50)
+    segment_train = runner.train
+
+    def train_after_setup(*args, **kwargs):
+        with one_off_work():
+            time.sleep(0.3)
+        return segment_train(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "train", train_after_setup)
+    [failed] = run_sweep(runs, catalog, tmp_path, quiet=True)
+    assert failed.status == "failed"
+    [record] = run_sweep(runs, catalog, tmp_path, quiet=True)  # crashes once only; sets up again
+    summary = json.loads((record.run_dir / "metrics.json").read_text())
+    timings = summary["timings"]
+    assert summary["resumed_from"] == [40]
+    assert 0.6 <= timings["setup_time_s"] < 0.6 + timings["wall_clock_s"]
+
+
 def test_a_damaged_checkpoint_is_skipped_for_the_one_before(catalog, reference, tmp_path, monkeypatch, caplog):
     runs = plan(catalog, keep=1)  # keep every checkpoint
     crash_at(monkeypatch, 50)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib.metadata import version
 
 import pandas as pd
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 import ganbench
 from ganbench.cli import app
+from ganbench.errors import did_you_mean, unknown_name_message
 
 runner = CliRunner()
 
@@ -91,6 +93,37 @@ def test_usage_errors_exit_2_with_a_clear_message(args, message):
     assert "Traceback" not in result.output
 
 
+UNIFORM_UNKNOWN = re.compile(r"unknown (.+) '(.+)'; did you mean '(.+)'\? Available: (.+)\.")
+
+
+@pytest.mark.parametrize("args,what,bad,nearest", [
+    (["list", "Variants"], "kind", "Variants", "variants"),
+    (["run", "--variants", "wgan_gp"], "variant", "wgan_gp", "wgan-gp"),
+    (["run", "--recipe", "mimicry-sngan"], "recipe", "mimicry-sngan", "mimicry-sngan-cifar10"),
+    (["run", "--set", "wgan-gp.lamda_gp=5"], "wgan-gp setting", "lamda_gp", "lambda_gp"),
+    (["run", "--config", "CONFIG"], "[published] key", "step", "steps"),
+])
+def test_every_unknown_name_is_refused_in_the_same_words(tmp_path, args, what, bad, nearest):
+    """The bad name, the nearest one, every name accepted: one wording wherever a name is refused."""
+    config = tmp_path / "mine.toml"
+    config.write_text('[published]\nsource = "x"\nstep = 5\n[published.figures]\nfid = 1.0\n')
+    result = invoke(*[str(config) if arg == "CONFIG" else arg for arg in args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    match = UNIFORM_UNKNOWN.search(" ".join(result.stderr.split()))
+    assert match is not None, result.stderr
+    assert match.group(1).endswith(what) and match.group(2) == bad and match.group(3) == nearest
+    assert nearest in match.group(4).split(", ")
+
+
+def test_did_you_mean_names_the_nearest_or_nothing():
+    hooks = ["register_variants", "register_metrics", "register_datasets"]
+    assert did_you_mean("register_variant", hooks) == "did you mean 'register_variants'?"
+    assert did_you_mean("Register-Metrics", hooks) == "did you mean 'register_metrics'?"  # case, - for _
+    assert did_you_mean("zzz", hooks) == ""
+    assert unknown_name_message("hook", "zzz", hooks, then="See the docs.") == (
+        "unknown hook 'zzz'. Available: register_variants, register_metrics, register_datasets. See the docs.")
+
+
 def test_missing_data_set_exits_1_naming_remedies(tmp_path, monkeypatch):
     import urllib.error
 
@@ -130,11 +163,25 @@ def _table_rows(text: str) -> list[list[str]]:
 
 
 def test_version_names_ganbench_and_torch():
-    import torch
-
     result = invoke("--version")
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"ganbench {version('ganbench')} (torch {torch.__version__}, Python ")
+    assert result.stdout.startswith(f"ganbench {version('ganbench')} (torch {version('torch')}, Python ")
+
+
+def test_version_says_when_torch_is_not_installed(monkeypatch):
+    import importlib.metadata
+
+    real_version = importlib.metadata.version
+
+    def version_without_torch(name: str) -> str:
+        if name == "torch":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version_without_torch)
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert f"ganbench {version('ganbench')} (torch not installed, Python " in result.stdout
 
 
 def _tables(text: str) -> dict[str, list[str]]:

@@ -29,7 +29,7 @@ def test_set_overrides_a_variant_parameter_and_is_recorded(catalog):
 @pytest.mark.parametrize("text,message", [
     ("wgan-gp.lambda_gp=abc", "wgan-gp.lambda_gp must be a number, got 'abc'"),
     ("wgan-gp.n_critic=2.5", "must be an integer"),
-    ("wgan-gp.lamda_gp=5", "unknown setting wgan-gp.'lamda_gp'; did you mean 'lambda_gp'?"),
+    ("wgan-gp.lamda_gp=5", "unknown wgan-gp setting 'lamda_gp'; did you mean 'lambda_gp'? Available: optimizer, lr_g"),
     ("vanilla.generator_loss=hinge", "must be one of 'non-saturating', 'minimax'"),
     ("train.steps=-3", None),
     ("lambda_gp=5", "must look like VARIANT.FIELD"),
@@ -85,7 +85,7 @@ def test_config_file_and_precedence(tmp_path, catalog):
 
 
 @pytest.mark.parametrize("content,message", [
-    ("stepz = 3\n", "unknown setting"),
+    ("stepz = 3\n", "unknown .*bad.toml setting 'stepz'.* Available: datasets, log, metrics"),
     ("[train]\nsteps = 'many'\n", "train.steps must be an integer"),
     ("variants = 3\n", "must be a list of names"),
     ("[[broken", "not valid TOML"),

@@ -30,6 +30,8 @@ from ganbench.errors import UsageError
 from ganbench.executors import Executor
 from ganbench.loggers import Logger
 from ganbench.plugins import PluginLoadWarning, build_catalog, create_plugin_manager
+from ganbench.report.plots import dataset_plots
+from ganbench.report.runs import load_runs
 from ganbench.runner import RunTask, run_one, run_sweep
 from ganbench.storage import read_json
 from ganbench.training import build_models, train
@@ -150,6 +152,10 @@ def test_metric_example_applies_to_vectors_and_runs_over_training(catalog_with, 
     evaluations = pd.read_csv(tmp_path / "run" / "evaluations.csv")
     assert evaluations["step"].tolist() == [3, 6]  # every 3 steps; the last row is the final evaluation
     assert evaluations["mean_gap"].iloc[-1] == summary["metrics"]["mean_gap"]
+    assert "modes_covered" in evaluations  # a headline of priority 0: the curve follows mean_gap (5)
+    assert metric.value_info()["mean_gap"].headline_priority == 5
+    plots = dataset_plots(load_runs(tmp_path), "ring-8", catalog)
+    assert [p.title for p in plots if p.name.startswith("over-training")] == ["mean gap over training on ring-8"]
 
 
 def test_architecture_example_is_used_only_when_named(catalog_with):

@@ -60,8 +60,8 @@ def test_every_shipped_recipe_resolves_to_its_published_setup():
 def test_unknown_recipe_exits_2_suggesting_the_nearest():
     result = CliRunner().invoke(app, ["run", "--recipe", "mimicry-sngan"])
     assert result.exit_code == 2
-    assert "unknown recipe 'mimicry-sngan'" in result.output
-    assert "Did you mean 'mimicry-sngan-cifar10'?" in result.output
+    assert "unknown recipe 'mimicry-sngan'; did you mean 'mimicry-sngan-cifar10'? Available: " in result.output
+    assert "See `ganbench recipes`." in result.output
     assert "Traceback" not in result.output
     with pytest.raises(UsageError, match="Available: "):
         find_recipe("zzz")

@@ -11,6 +11,8 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+import ganbench
+from ganbench.plugins import build_catalog, create_plugin_manager
 from ganbench.report.plots import Plot, dataset_plots, sample_images, smoothing_window, variant_colours
 from ganbench.report.runs import RunData
 
@@ -69,8 +71,13 @@ def runs(tmp_path_factory) -> list[RunData]:
 
 
 @pytest.fixture(scope="module")
-def plots(runs) -> list[Plot]:
-    return dataset_plots(runs, "toy")
+def catalog():
+    return build_catalog(create_plugin_manager(load_entry_points=False))
+
+
+@pytest.fixture(scope="module")
+def plots(runs, catalog) -> list[Plot]:
+    return dataset_plots(runs, "toy", catalog)
 
 
 def names(plots: list[Plot]) -> list[str]:
@@ -85,8 +92,8 @@ def test_all_plots_with_png_bytes(plots):
     assert "FID" in plots[-1].title
 
 
-def test_same_input_gives_identical_bytes(runs, plots):
-    assert [p.png for p in dataset_plots(runs, "toy")] == [p.png for p in plots]
+def test_same_input_gives_identical_bytes(runs, plots, catalog):
+    assert [p.png for p in dataset_plots(runs, "toy", catalog)] == [p.png for p in plots]
 
 
 def test_without_evaluations_no_over_training_plot(tmp_path):
@@ -94,11 +101,11 @@ def test_without_evaluations_no_over_training_plot(tmp_path):
     assert names(dataset_plots(runs, "toy")) == ["losses-toy", "volatility-toy", "cost-toy"]
 
 
-def test_failed_run_is_ignored(tmp_path, runs, plots):
+def test_failed_run_is_ignored(tmp_path, runs, plots, catalog):
     failed = make_run(tmp_path / "failed", "gan", 7, status="failed")
     failed.summary["timings"] = {"wall_clock_s": 1e6}
     failed.history.loc[:, "g_loss"] = 1e9
-    assert [p.png for p in dataset_plots(runs + [failed], "toy")] == [p.png for p in plots]
+    assert [p.png for p in dataset_plots(runs + [failed], "toy", catalog)] == [p.png for p in plots]
     assert dataset_plots([failed], "toy") == []
 
 
@@ -117,13 +124,45 @@ def test_names_that_would_be_mathtext_or_hidden(tmp_path, variant):
     assert len(dataset_plots([run], "toy")) == 4
 
 
-def test_other_dataset_and_fallback_metric(tmp_path, runs):
+def test_other_dataset_and_fallback_metric(tmp_path, runs, catalog):
     other = make_run(tmp_path / "other", "gan", 0, dataset="Ring 8/2D")
-    other.evaluations = pd.DataFrame({"step": [10, 20], "modes_covered": [3, 8]})
-    plots = dataset_plots(runs + [other], "Ring 8/2D")
+    other.evaluations = pd.DataFrame({"step": [10, 20], "high_quality": [0.1, 0.5], "modes_covered": [3, 8]})
+    plots = dataset_plots(runs + [other], "Ring 8/2D", catalog)
     assert names(plots)[-1] == "over-training-ring-8-2d"
-    assert "modes covered" in plots[-1].title
+    assert "modes covered" in plots[-1].title  # the headline value, not the first column
+    assert "high_quality" in dataset_plots([other], "Ring 8/2D")[-1].title  # nothing declared: the first
     assert dataset_plots(runs, "absent") == []
+
+
+class Sharpness(ganbench.Metric):
+    """A third-party metric that declares itself the headline measure of quality."""
+
+    name = "test-sharpness"
+    higher_is_better = {"sharpness": True}
+    labels = {"sharpness": "sharpness"}
+    headline = frozenset({"sharpness"})
+    headline_priority = 100
+    over_training = True
+
+
+class SharpnessPlugin:
+    @staticmethod
+    @ganbench.hookimpl
+    def register_metrics(register):
+        register(Sharpness)
+
+
+@pytest.mark.parametrize("priority, followed", [(100, "sharpness"), (0, "FID")])
+def test_the_curve_over_training_follows_the_highest_declared_headline_priority(tmp_path, monkeypatch, priority,
+                                                                                 followed):
+    monkeypatch.setattr(Sharpness, "headline_priority", priority)
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register(SharpnessPlugin, name="sharpness-plugin")
+    catalog = build_catalog(pm)
+    run = make_run(tmp_path, "gan", 0)
+    run.evaluations = pd.DataFrame({"step": [10, 20], "sharpness": [0.2, 0.4], "fid": [90.0, 80.0]})
+    [training] = [plot for plot in dataset_plots([run], "toy", catalog) if plot.name.startswith("over-training")]
+    assert training.title == f"{followed} over training on toy"
 
 
 def test_sample_images_lowest_seed_by_variant(tmp_path, runs):

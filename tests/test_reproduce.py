@@ -194,9 +194,9 @@ def _edit_config_keeping_its_digest(run_dir: Path, **fields) -> None:
     ({"steps": "abc"}, ["--set", "train.steps=abc"], "train.steps must be an integer, got 'abc'."),
     ({"steps": -1}, ["--steps", "-1"], "steps must be a positive integer of at most 10,000,000, got -1."),
     ({"eval_samples": 0}, ["--eval-samples", "0"], "eval_samples must be a positive integer, got 0."),
-    ({"bogus": 1}, None, "unknown setting"),
+    ({"bogus": 1}, None, "config.json setting 'bogus'. Available: variant, dataset"),
     ({"options": {"real_target": 7}}, ["--real-target", "7"], "options.real_target must be in (0.5, 1]"),
-    ({"options": {"nope": 1}}, ["--set", "options.nope=1"], "unknown setting options.'nope'"),
+    ({"options": {"nope": 1}}, ["--set", "options.nope=1"], "unknown options setting 'nope'. Available: "),
     ({"variant_params": {"lambda_gp": "x"}}, ["--set", "wgan-gp.lambda_gp=x"], "wgan-gp.lambda_gp must be a number, got 'x'."),
     ({"variant": "nosuch"}, ["--variants", "nosuch"], "unknown variant 'nosuch'"),
 ])

@@ -200,6 +200,26 @@ def test_bad_inputs_exit_2_with_one_clear_line_before_any_run(tmp_path, extra, m
     assert not (tmp_path / "search").exists()  # nothing is made: not even the sweep folder
 
 
+def test_a_search_is_checked_once(tmp_path, monkeypatch):
+    """The CLI checks the search before making its folder, and runs what it checked (resolving
+    every run and space again would double the start-up of a large search)."""
+    import ganbench.search
+
+    checks = []
+    real_check = ganbench.search.check_search
+
+    def counted_check(*args, **kwargs):
+        checks.append(args)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(ganbench.search, "check_search", counted_check)
+    result = invoke("search", "--variants", "vanilla", "--budget", "1", "--objective", "w1", "--out", str(tmp_path),
+                    *TINY, "--set", "vanilla.n_critic=1")
+    assert result.exit_code == 0, result.output
+    assert len(checks) == 1
+    assert len(read_record(tmp_path / "search")["studies"][0]["trials"]) == 1
+
+
 def test_spaces_are_declared_on_fields_inherited_and_listed(search_plugin):
     assert str(declared_spaces(WGANGPParams)["lambda_gp"]) == "loguniform(0.1, 100)"
 

@@ -1,4 +1,4 @@
-"""``ganbench --help``, ``list`` and ``plugins`` start without importing torch, torchvision,
+"""``ganbench --help``, ``--version``, ``list`` and ``plugins`` start without importing torch, torchvision,
 pandas, matplotlib, scipy or ray.
 
 Checked from what each fresh process really imported, not from timings: ``sys.modules`` at
@@ -68,6 +68,12 @@ def ganbench(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Complet
     assert result.returncode == 0, result.stderr[-2000:]
     logged = {m.group(1) for line in result.stderr.splitlines() if (m := IMPORT_LINE.match(line))}
     return result, set(json.loads(report.read_text())), logged
+
+
+def test_version_imports_no_heavy_library(tmp_path):
+    result, modules, logged = ganbench(tmp_path, "--version")
+    assert result.stdout.startswith("ganbench ") and "torch " in result.stdout
+    assert _heavy(modules) == [] and _heavy(logged) == [], _heavy(modules | logged)[:10]
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["list"], ["list", "variants"], ["plugins"]],

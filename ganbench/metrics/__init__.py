@@ -1,8 +1,8 @@
 """Evaluation metrics.
 
 Subclass :class:`Metric`, set ``name``, ``description``, ``requires`` and ``higher_is_better``
-(one entry per value the metric reports; ``labels``, ``section``, ``headline`` and ``notes``
-declare how tables and reports show them), implement :meth:`Metric.compute` and, if the metric
+(one entry per value the metric reports; ``labels``, ``section``, ``headline``,
+``headline_priority`` and ``notes`` declare how tables and reports show them), implement :meth:`Metric.compute` and, if the metric
 only makes sense for some data, :meth:`Metric.applies_to`; register the class from a
 ``register_metrics`` hook.
 """
@@ -140,6 +140,10 @@ class Metric:
     - ``labels``: readable names (default: the value's key).
     - ``section``: ``"stability"`` or ``"quality"``: the part of the tables its values go in.
     - ``headline``: the values "What this sweep says" names the best variant by (default none).
+    - ``headline_priority``: how well its headline values stand for the samples' quality as a
+      whole, an integer (default 0). Where the report shows one value only (the curve over
+      training, ``--eval-every``), it picks the evaluated headline value of the highest
+      priority (ties: the first evaluated). Built in: ``fid`` 20, ``domain-fid`` 10.
     - ``notes``: a caveat per value, printed once with the conclusions when it is a headline.
 
     :meth:`value_info` gathers these into one :class:`~ganbench.values.ValueInfo` per value.
@@ -155,13 +159,14 @@ class Metric:
     over_training: ClassVar[bool] = False
     section: ClassVar[Section] = "quality"
     headline: ClassVar[frozenset[str]] = frozenset()
+    headline_priority: ClassVar[int] = 0
     notes: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def value_info(cls) -> dict[str, ValueInfo]:
         """``{value key: ValueInfo}`` for every value the metric reports."""
         return {key: ValueInfo(cls.labels.get(key, key), higher, cls.section, key in cls.headline,
-                               cls.notes.get(key))
+                               cls.notes.get(key), cls.headline_priority if key in cls.headline else 0)
                 for key, higher in cls.higher_is_better.items()}
 
     @classmethod

@@ -44,6 +44,7 @@ class DomainFID(DomainMetric):
     higher_is_better = {"domain_fid": False}
     labels = {"domain_fid": "domain FD"}
     headline = frozenset({"domain_fid"})
+    headline_priority = 10  # below FID (a reference measure), above the coverage counts
     over_training = True
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:

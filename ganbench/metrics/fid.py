@@ -41,6 +41,7 @@ class FID(ImageMetric):
     higher_is_better = {"fid": False}
     labels = {"fid": "FID"}
     headline = frozenset({"fid"})
+    headline_priority = 20  # the reference measure of image quality: the curve over training follows it
     over_training = True
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:

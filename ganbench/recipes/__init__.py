@@ -10,13 +10,12 @@ value a ganbench metric reports, e.g. ``fid``). ``ganbench recipes`` lists the s
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench.errors import UsageError
+from ganbench.errors import UsageError, unknown_name_message
 
 RECIPE_DIR = Path(__file__).resolve().parent
 
@@ -61,9 +60,7 @@ def check_published(block: Any, where: str) -> dict[str, Any]:
         raise UsageError(f"{where}: [published] must be a table (source = ..., [published.figures]), got {block!r}.")
     for key in block:
         if key not in PUBLISHED_KEYS:
-            close = difflib.get_close_matches(key, PUBLISHED_KEYS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else "."
-            raise UsageError(f"{where}: unknown key published.{key}{hint} Known: {', '.join(PUBLISHED_KEYS)}.")
+            raise UsageError(f"{where}: {unknown_name_message('[published] key', key, PUBLISHED_KEYS)}")
     if not isinstance(block.get("source"), str) or not block["source"].strip():
         raise UsageError(f'{where}: [published] needs source = "PAPER OR REPOSITORY, TABLE" naming where the figures are from.')
     for key in ("url", "description"):
@@ -110,10 +107,7 @@ def find_recipe(name: str, folder: Path = RECIPE_DIR) -> Recipe:
     recipes = {recipe.name: recipe for recipe in available_recipes(folder)}
     if name in recipes:
         return recipes[name]
-    close = difflib.get_close_matches(name, list(recipes), n=1, cutoff=0.4)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UsageError(f"unknown recipe {name!r}.{hint} Available: {', '.join(recipes) or 'none'} "
-                     f"(see ganbench recipes).")
+    raise UsageError(unknown_name_message("recipe", name, recipes, cutoff=0.4, then="See `ganbench recipes`."))
 
 
 def protocol_differences(published: dict[str, Any], measured: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import matplotlib
@@ -27,6 +28,7 @@ from ganbench.report.runs import RunData
 from ganbench.report.statistics import confidence_interval
 from ganbench.storage import slug
 from ganbench.tables import value_info
+from ganbench.values import ValueInfo
 
 DPI = 100
 PALETTE = (  # tab10, then the paler tab20 shades
@@ -37,13 +39,7 @@ PALETTE = (  # tab10, then the paler tab20 shades
 SMOOTHING_SHARE = 0.02  # rolling-mean window as a share of a run's steps
 MAX_SEEDS_OVERLAID = 3  # loss curves of at most this many (lowest) seeds per variant
 SEED_STYLES = ("-", "--", ":")
-EVAL_PREFERENCE = ("fid", "domain_fid")
 STYLE: dict[str, Any] = {"text.usetex": False, "savefig.dpi": DPI, "font.size": 9}
-LABELS = {  # fallbacks when no catalog is given
-    "g_std": "G loss std", "d_std": "D loss std",
-    "g_roughness": "G roughness", "d_roughness": "D roughness",
-    "fid": "FID", "domain_fid": "domain FID", "modes_covered": "modes covered", "w1": "W1 distance",
-}
 
 
 @dataclass(frozen=True)
@@ -60,17 +56,19 @@ def dataset_plots(runs: list[RunData], dataset: str, catalog: Any | None = None)
     """The figures of ``dataset`` over its finished and diverged runs; absent data, no figure.
 
     :param runs: runs of any data sets (all of them fix the variants' colours).
-    :param catalog: the plugin catalog, for metric labels; built-in labels without it.
+    :param catalog: the plugin catalog, for what the metrics declare (labels, headlines);
+        without it, values are shown under their keys.
     """
     done = [r for r in runs if r.dataset == dataset and r.status != "failed"]
     if not done:
         return []
     colours = variant_colours(runs)
-    labels = {**LABELS, **{key: value.label for key, value in value_info(catalog).items()}}
+    info = value_info(catalog)
+    labels = {key: value.label for key, value in info.items()}
     stem = slug(dataset)
     makers: list[tuple[str, Callable[..., Plot | None]]] = [
         ("losses", _loss_plot), ("volatility", _volatility_plot), ("cost", _cost_plot),
-        ("over-training", _training_plot),
+        ("over-training", partial(_training_plot, info=info)),
     ]
     plots = []
     with matplotlib.style.context("default"), matplotlib.rc_context(STYLE):
@@ -198,9 +196,9 @@ _BAR_NOTE = ("Bars: mean over seeds; error bars: 95% t-interval of the mean (non
 
 
 def _training_plot(runs: list[RunData], dataset: str, name: str, colours: dict[str, str],
-                   labels: dict[str, str]) -> Plot | None:
+                   labels: dict[str, str], *, info: dict[str, ValueInfo]) -> Plot | None:
     evaluated = [r for r in runs if r.evaluations is not None and "step" in r.evaluations.columns]
-    key = _eval_key(evaluated)
+    key = _eval_key(evaluated, info)
     if key is None:
         return None
     fig = _figure(8, 4.5)
@@ -298,14 +296,18 @@ def _by_variant(runs: list[RunData]) -> dict[str, list[RunData]]:
     return groups
 
 
-def _eval_key(runs: list[RunData]) -> str | None:
-    """``fid`` if any run has it, else ``domain_fid``, else the first other evaluated column."""
+def _eval_key(runs: list[RunData], info: dict[str, ValueInfo]) -> str | None:
+    """The evaluated value the curve over training follows: the headline value of the highest
+    ``headline_priority`` its metric declares, else the first evaluated headline, else the
+    first evaluated value."""
     columns = [c for r in runs for c in r.evaluations.columns
                if c != "step" and _numeric(r.evaluations[c]).notna().any()]
-    for key in EVAL_PREFERENCE:
-        if key in columns:
-            return key
-    return columns[0] if columns else None
+
+    def rank(key: str) -> tuple[bool, int]:
+        declared = info.get(key)
+        return (declared.headline, declared.headline_priority) if declared else (False, 0)
+
+    return max(columns, key=rank) if columns else None  # max keeps the first of equal ranks
 
 
 def _steps(frame: pd.DataFrame) -> pd.Series:
