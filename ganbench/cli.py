@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError
-from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions
+from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions, ExecutorWarning, make_executor
 from ganbench.loggers import LoggerWarning
 from ganbench.plugins import (
     PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
@@ -64,7 +64,7 @@ _format_warning = warnings.formatwarning
 
 def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
     """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
-    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning)):
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning, ExecutorWarning)):
         return f"Warning: {message}\n"
     return _format_warning(message, category, filename, lineno, line)
 
@@ -192,7 +192,7 @@ def run(
         _check_named_weights(sweep_config.train.inception_weights)
         if ray_address is not None and executor != "ray":
             raise UsageError(f"--ray-address needs --executor ray, got --executor {executor}.")
-        sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
+        sweep_executor = make_executor(catalog, executor, ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'default', got {sweep!r}: "
                              "runs go to OUT/SWEEP/ and never outside --out.")
@@ -396,7 +396,7 @@ def search(
             if not name:
                 raise UsageError(f"--space expects VARIANT.FIELD=SPACE such as wgan-gp.lr_g=loguniform(1e-5,1e-3), got {text!r}.")
             sweep_config.spaces.setdefault(variant, {})[name] = value
-        sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run))
+        sweep_executor = make_executor(catalog, executor, ExecutorOptions(cpus_per_run=cpus_per_run))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
         check_search(sweep_config, catalog, settings)  # before any folder is made

@@ -239,3 +239,26 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     for name, mtime in done_before.items():
         assert (sweep / name / "metrics.json").stat().st_mtime_ns == mtime
     assert all(is_done(p) for p in sweep.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("pruner", [None, "median"])
+def test_a_search_finds_the_same_trials_and_best_under_ray_as_locally(tmp_path, ray_instance, catalog, pruner):
+    """The trials drawn, their values, what was pruned (the prune rule travels to the workers)
+    and the best configuration do not depend on the executor."""
+    from ganbench.search import SearchSettings, run_search
+
+    sweep = cfg.SweepConfig(variants=["vanilla"], datasets=["gaussian-1d"])
+    sweep.train.steps, sweep.train.batch_size, sweep.train.eval_samples = 30, 64, 200
+    sweep.train.device, sweep.train.eval_every = "cpu", 5
+    sweep.variant_params = {"vanilla": {"n_critic": 1}}
+    settings = SearchSettings(budget=4 if pruner else 3, objective="w1", sampler="random" if pruner else "tpe",
+                              pruner=pruner)
+    options = ExecutorOptions(cpus_per_run=1)
+    local = run_search(sweep, catalog, settings, tmp_path / "local", executor=LocalExecutor(options), quiet=True)
+    remote = run_search(sweep, catalog, settings, tmp_path / "ray", executor=RayExecutor(options), quiet=True)
+    [study] = remote.record["studies"]
+    assert remote.record["studies"] == local.record["studies"]
+    assert study["best"]["status"] == "finished" and study["best"]["value"] is not None
+    if pruner:  # the rule stopped a trial in its worker, where the run was
+        pruned = [t for t in study["trials"] if t["status"] == "pruned"]
+        assert pruned and all(t["steps"] < 30 for t in pruned)
