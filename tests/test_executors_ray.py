@@ -157,6 +157,53 @@ def test_workers_report_steps_and_latest_losses_and_their_loggers_write(tmp_path
     assert list((records["vanilla"].run_dir / "tensorboard").glob("events.out.tfevents.*"))
 
 
+BROKEN_LOGGER_PLUGIN = """
+import logging
+
+import ganbench
+from ganbench.loggers import Logger
+
+
+class Unreachable(Logger):
+    name = "test-unreachable"
+    description = "Its server is down: log_scalars raises (test)."
+
+    def open(self, run_dir, config):
+        logging.getLogger("ganbench.test-unreachable").warning("buffering %s on disk", config["run_id"])
+
+    def log_scalars(self, step, values):
+        raise ConnectionError("tracking server down")
+
+
+@ganbench.hookimpl
+def register_loggers(register):
+    register(Unreachable)
+"""
+
+
+def test_a_worker_runs_a_plugin_files_logger_and_its_warnings_reach_the_driver(tmp_path, ray_instance, monkeypatch,
+                                                                                caplog):
+    """A GANBENCH_PLUGINS file's logger works in a Ray worker (it travels by value), and what
+    it warns and logs in the worker is shown by the driver, as with the local executor (Ray's
+    log_to_driver is off)."""
+    from ganbench.loggers import LoggerWarning
+
+    plugin = tmp_path / "unreachable_logger.py"
+    plugin.write_text(BROKEN_LOGGER_PLUGIN)
+    monkeypatch.setenv("GANBENCH_PLUGINS", str(plugin))
+    catalog = build_catalog(create_plugin_manager())
+    [config] = plan(catalog, ["vanilla"])
+    with pytest.warns(LoggerWarning) as warned:
+        [record] = run_sweep([config], catalog, tmp_path / "runs", quiet=True, executor=RayExecutor(),
+                             loggers=("test-unreachable",))
+    assert record.status == "finished", record.error
+    assert [str(w.message) for w in warned] == [
+        f"logger 'test-unreachable' (plugin '{plugin}') raised ConnectionError in log_scalars(): tracking server "
+        f"down; it is dropped for the rest of run {config.run_id}, and training goes on."]
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("ganbench")] == [
+        ("ganbench.test-unreachable", "WARNING", f"buffering {config.run_id} on disk")]
+
+
 def test_a_run_that_raises_or_kills_its_worker_is_isolated(tmp_path, ray_instance, catalog):
     runs = plan(catalog, ["vanilla", "test-explode", "test-crash", "wgan"])
     records = run_sweep(runs, catalog, tmp_path, quiet=True, executor=RayExecutor())
