@@ -357,6 +357,7 @@ def search(
     data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs that are already finished.")] = False,
     executor: Annotated[str, typer.Option(help="What does the runs: local or ray (`ganbench list executors`).")] = DEFAULT_EXECUTOR,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the search's record as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -396,7 +397,9 @@ def search(
             if not name:
                 raise UsageError(f"--space expects VARIANT.FIELD=SPACE such as wgan-gp.lr_g=loguniform(1e-5,1e-3), got {text!r}.")
             sweep_config.spaces.setdefault(variant, {})[name] = value
-        sweep_executor = make_executor(catalog, executor, ExecutorOptions(cpus_per_run=cpus_per_run))
+        if ray_address is not None and executor != "ray":
+            raise UsageError(f"--ray-address needs --executor ray, got --executor {executor}.")
+        sweep_executor = make_executor(catalog, executor, ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
         check_search(sweep_config, catalog, settings)  # before any folder is made

@@ -142,6 +142,10 @@ def test_an_unreachable_ray_address_fails_fast(tmp_path):
     assert time.perf_counter() - started < 30
     assert_usage_error(invoke("run", *TINY, "--executor", "ray", "--ray-address", "nonsense"),
                        "is not an address: expected auto, HOST:PORT or ray://HOST:10001")
+    search = ("search", *TINY, "--objective", "modes_covered", "--budget", "1", "--out", str(tmp_path))
+    assert_usage_error(invoke(*search, "--executor", "ray", "--ray-address", f"127.0.0.1:{port}"),
+                       f"could not join the Ray cluster at --ray-address '127.0.0.1:{port}': nothing answers")
+    assert_usage_error(invoke(*search, "--ray-address", "auto"), "--ray-address needs --executor ray")
 
 
 class ExplodingExecutor(Executor):
