@@ -714,6 +714,52 @@ def recipes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     _print_table("Recipes", table, "Run one with: ganbench run --recipe NAME (e.g. --steps 2000 for a check).")
 
 
+@app.command()
+def cache(
+    prune: Annotated[bool, typer.Option("--prune", help="Delete the decoded images no read will use again: their folder or array file is gone or changed, or a decode was killed half-way.")] = False,
+    clear: Annotated[Optional[str], typer.Option(help="Delete these folders of the cache (comma-separated, e.g. decoded,statistics), or all.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show what ganbench's cache folder holds (size per folder), prune stale decoded images or clear folders.
+
+    The folder is $GANBENCH_CACHE_DIR, else $XDG_CACHE_HOME/ganbench, else ~/.cache/ganbench; all of it can be made again."""
+    from ganbench import cache as cache_module
+    from ganbench.datasets import cache_dir
+    from ganbench.datasets.files import stale_decoded_entries
+
+    try:
+        cleared = cache_module.clear(cfg.parse_list(clear, "clear")) if clear is not None else []
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    stale = stale_decoded_entries()
+    pruned = stale if prune else []
+    for entry in pruned:
+        for file in entry.files:
+            file.unlink(missing_ok=True)
+    size = cache_module.format_size
+    if as_json:
+        print(json.dumps({
+            "cache_dir": str(cache_dir()), "cleared": [row.name for row in cleared],
+            "pruned": [{"files": [str(f) for f in e.files], "reason": e.reason} for e in pruned],
+            "stale": [] if prune else [{"files": [str(f) for f in e.files], "reason": e.reason} for e in stale],
+            "folders": [vars(row) for row in cache_module.usage()],
+        }, indent=2))
+        return
+    for row in (row for row in cleared if row.files):
+        stderr.print(f"cleared {row.name}: {row.files} file(s), {size(row.size)}", highlight=False, soft_wrap=True)
+    for entry in pruned:
+        stderr.print(f"pruned {entry.files[0].name}: {entry.reason}", highlight=False, soft_wrap=True)
+    rows = cache_module.usage()
+    table = _table(["Folder", "Files", "Size", "Holds"],
+                   [[row.name, str(row.files), size(row.size), row.holds] for row in rows])
+    caption = f"Total {size(sum(row.size for row in rows))}. Clear with: ganbench cache --clear FOLDER[,FOLDER] or all."
+    if stale and not prune:
+        caption += (f"\n{len(stale)} decoded entr{'y' if len(stale) == 1 else 'ies'} "
+                    f"({size(sum(e.size for e in stale))}) will not be used again (source gone or changed, or a "
+                    "decode killed half-way): ganbench cache --prune deletes them.")
+    _print_table(f"Cache {cache_dir()}", table, caption)
+
+
 def _figure(figure: dict[str, float]) -> str:
     spread = f" ± {figure['spread']:g}" if "spread" in figure else ""
     return f"{figure['value']:g}{spread}"
