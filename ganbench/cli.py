@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ganbench import config as cfg
 from ganbench.errors import GanbenchError, UsageError, unknown_name_message
-from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions
+from ganbench.executors import DEFAULT_EXECUTOR, ExecutorOptions, ExecutorWarning, make_executor
 from ganbench.loggers import LoggerWarning
 from ganbench.plugins import (
     PluginHookWarning, PluginLoadWarning, build_catalog, describe_hook_failure, get_plugin_manager, plugin_report,
@@ -64,7 +64,7 @@ _format_warning = warnings.formatwarning
 
 def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
     """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
-    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning)):
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning, ExecutorWarning)):
         return f"Warning: {message}\n"
     return _format_warning(message, category, filename, lineno, line)
 
@@ -197,7 +197,7 @@ def run(
         _check_named_weights(sweep_config.train.inception_weights)
         if ray_address is not None and executor != "ray":
             raise UsageError(f"--ray-address needs --executor ray, got --executor {executor}.")
-        sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
+        sweep_executor = make_executor(catalog, executor, ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'default', got {sweep!r}: "
                              "runs go to OUT/SWEEP/ and never outside --out.")
@@ -362,6 +362,7 @@ def search(
     data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files.")] = None,
     force: Annotated[bool, typer.Option(help="Redo runs that are already finished.")] = False,
     executor: Annotated[str, typer.Option(help="What does the runs: local or ray (`ganbench list executors`).")] = DEFAULT_EXECUTOR,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); default: start Ray on this machine.")] = None,
     cpus_per_run: Annotated[Optional[int], typer.Option(help="Torch CPU threads per run (ray: also the CPUs each task asks for).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the search's record as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -401,7 +402,9 @@ def search(
             if not name:
                 raise UsageError(f"--space expects VARIANT.FIELD=SPACE such as wgan-gp.lr_g=loguniform(1e-5,1e-3), got {text!r}.")
             sweep_config.spaces.setdefault(variant, {})[name] = value
-        sweep_executor = catalog.executors.get(executor)(ExecutorOptions(cpus_per_run=cpus_per_run))
+        if ray_address is not None and executor != "ray":
+            raise UsageError(f"--ray-address needs --executor ray, got --executor {executor}.")
+        sweep_executor = make_executor(catalog, executor, ExecutorOptions(cpus_per_run=cpus_per_run, ray_address=ray_address))
         if sweep in ("", ".", "..") or Path(sweep).name != sweep or "\\" in sweep:
             raise UsageError(f"--sweep must be a folder name such as 'search', got {sweep!r}.")
         checked = check_search(sweep_config, catalog, settings)  # before any folder is made
@@ -710,6 +713,52 @@ def recipes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         row["published"]["source"],
     ] for row in rows])
     _print_table("Recipes", table, "Run one with: ganbench run --recipe NAME (e.g. --steps 2000 for a check).")
+
+
+@app.command()
+def cache(
+    prune: Annotated[bool, typer.Option("--prune", help="Delete the decoded images no read will use again: their folder or array file is gone or changed, or a decode was killed half-way.")] = False,
+    clear: Annotated[Optional[str], typer.Option(help="Delete these folders of the cache (comma-separated, e.g. decoded,statistics), or all.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show what ganbench's cache folder holds (size per folder), prune stale decoded images or clear folders.
+
+    The folder is $GANBENCH_CACHE_DIR, else $XDG_CACHE_HOME/ganbench, else ~/.cache/ganbench; all of it can be made again."""
+    from ganbench import cache as cache_module
+    from ganbench.datasets import cache_dir
+    from ganbench.datasets.files import stale_decoded_entries
+
+    try:
+        cleared = cache_module.clear(cfg.parse_list(clear, "clear")) if clear is not None else []
+    except GanbenchError as exc:
+        raise _fail(exc) from None
+    stale = stale_decoded_entries()
+    pruned = stale if prune else []
+    for entry in pruned:
+        for file in entry.files:
+            file.unlink(missing_ok=True)
+    size = cache_module.format_size
+    if as_json:
+        print(json.dumps({
+            "cache_dir": str(cache_dir()), "cleared": [row.name for row in cleared],
+            "pruned": [{"files": [str(f) for f in e.files], "reason": e.reason} for e in pruned],
+            "stale": [] if prune else [{"files": [str(f) for f in e.files], "reason": e.reason} for e in stale],
+            "folders": [vars(row) for row in cache_module.usage()],
+        }, indent=2))
+        return
+    for row in (row for row in cleared if row.files):
+        stderr.print(f"cleared {row.name}: {row.files} file(s), {size(row.size)}", highlight=False, soft_wrap=True)
+    for entry in pruned:
+        stderr.print(f"pruned {entry.files[0].name}: {entry.reason}", highlight=False, soft_wrap=True)
+    rows = cache_module.usage()
+    table = _table(["Folder", "Files", "Size", "Holds"],
+                   [[row.name, str(row.files), size(row.size), row.holds] for row in rows])
+    caption = f"Total {size(sum(row.size for row in rows))}. Clear with: ganbench cache --clear FOLDER[,FOLDER] or all."
+    if stale and not prune:
+        caption += (f"\n{len(stale)} decoded entr{'y' if len(stale) == 1 else 'ies'} "
+                    f"({size(sum(e.size for e in stale))}) will not be used again (source gone or changed, or a "
+                    "decode killed half-way): ganbench cache --prune deletes them.")
+    _print_table(f"Cache {cache_dir()}", table, caption)
 
 
 def _figure(figure: dict[str, float]) -> str:

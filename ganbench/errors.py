@@ -27,6 +27,11 @@ class InvalidRegistrationError(PluginConflictError):
     """A plugin registered something that is not a class of the right kind, or has an invalid name."""
 
 
+class PluginFailureError(GanbenchError):
+    """A plugin's own code failed where ganbench cannot go on without it, e.g. the chosen
+    executor could not start (the CLI exits with code 1: a fault of the plugin, not of the input)."""
+
+
 class DatasetUnavailableError(GanbenchError):
     """A data set's files could not be found or downloaded."""
 

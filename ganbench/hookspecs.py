@@ -101,8 +101,11 @@ def register_executors(register: Callable[[type], None]) -> None:
         :class:`ganbench.tasks.RunTask` (typically with :func:`ganbench.runner.execute`) and
         yields a :class:`ganbench.tasks.RunRecord` per run as it completes. A run that raises
         or crashes must come back as a ``failed`` record (see
-        :func:`ganbench.tasks.record_failure`), so that the sweep goes on. Built in: ``local``
-        and ``ray``.
+        :func:`ganbench.tasks.record_failure`), so that the sweep goes on. The constructor and
+        ``open()`` raise :class:`ganbench.errors.UsageError` for a setting the user must change
+        (exit 2); anything else they raise stops the command with one line naming the executor
+        and its plugin (exit 1). ``ganbench search`` opens the executor once and calls ``run``
+        once per wave of trials. Built in: ``local`` and ``ray``.
     """
 
 

@@ -109,10 +109,19 @@ def _register_foreign(pm: PluginManager, plugin: object, name: str) -> None:
                                "see `ganbench plugins` or docs/writing-plugins.md for the hook names")
 
 
+LOCAL_PLUGIN_MODULE_PREFIX = "ganbench_local_plugin_"  # module name of a GANBENCH_PLUGINS .py file, before its stem
+
+
+def local_plugin_modules() -> list[ModuleType]:
+    """The modules loaded from ``GANBENCH_PLUGINS`` ``.py`` files: no other process can import
+    them by name, so executors that pickle the catalog ship them by value (Ray workers)."""
+    return [module for name, module in list(sys.modules.items()) if name.startswith(LOCAL_PLUGIN_MODULE_PREFIX)]
+
+
 def _import_local_plugin(spec: str) -> ModuleType:
     if spec.endswith(".py"):
         path = Path(spec).expanduser().resolve()
-        module_spec = importlib.util.spec_from_file_location(f"ganbench_local_plugin_{path.stem}", path)
+        module_spec = importlib.util.spec_from_file_location(f"{LOCAL_PLUGIN_MODULE_PREFIX}{path.stem}", path)
         if module_spec is None or module_spec.loader is None or not path.is_file():
             raise FileNotFoundError(f"no such plugin file: {path}")
         module = importlib.util.module_from_spec(module_spec)

@@ -27,7 +27,7 @@ from ganbench.catalog import Catalog
 from ganbench.checkpoints import CheckpointInterval, Checkpointer, CheckpointMismatch, remove_checkpoints
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.executors import DEFAULT_EXECUTOR, Executor, run_guarded
+from ganbench.executors import DEFAULT_EXECUTOR, Executor, make_executor, opened, run_guarded
 from ganbench.loggers import RunLoggers
 from ganbench.fast import ComputeMode, apply_backend_flags, backend_flags, default_backends
 from ganbench.metrics import EvaluationContext, EvaluationOptions, MetricSkipped
@@ -593,7 +593,7 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
         raise ValueError(f"retries must be 0 or more, got {retries}.")
     runs = list(runs)
     console = console or Console(stderr=True)
-    executor = executor or catalog.executors.get(DEFAULT_EXECUTOR)()
+    executor = executor or make_executor(catalog, DEFAULT_EXECUTOR)
     records: dict[str, RunRecord] = {}
     pending: list[RunTask] = []
     for config in runs:
@@ -616,8 +616,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
         display: Any = _RichSweepProgress(console, len(runs), len(records), quiet=quiet)
     else:
         display = _PlainSweepProgress(console, len(runs), len(records), every_s=progress_every_s)
-    with display, executor:
-        if pending and (setup := executor.describe_setup()):
+    with display, opened(executor, catalog):
+        if pending and (setup := executor.setup_line_once()):
             console.print(setup, highlight=False, soft_wrap=True)
         for attempt in range(1, retries + 2):
             by_id = {task.config.run_id: task for task in pending}

@@ -26,7 +26,7 @@ from rich.console import Console
 from ganbench.catalog import Catalog
 from ganbench.config import RunConfig, SweepConfig, field_types, resolve_runs, variant_params
 from ganbench.errors import UsageError
-from ganbench.executors import Executor
+from ganbench.executors import DEFAULT_EXECUTOR, Executor, make_executor, opened
 from ganbench.runner import run_sweep
 from ganbench.spaces import Space, check_space_fits, declared_spaces, parse_space
 from ganbench.storage import EVALUATIONS_FILE, SEARCH_FILE, write_json
@@ -248,87 +248,92 @@ def run_search(search: CheckedSearch, catalog: Catalog, sweep_dir: Path, *,
 
     settings, spaces, base, base_runs, higher = (search.settings, search.spaces, search.base, search.base_runs,
                                                   search.higher_is_better)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    console = console or Console(stderr=True)
-    direction = "maximize" if higher else "minimize"
-    studies = []
-    for run in base_runs:
-        space = spaces[run.variant]
-        if not space:
-            console.print(f"variant {run.variant} has no search space (none declared or given, or all fixed by "
-                          "--set): its settings are used, in one run.", highlight=False, soft_wrap=True)
-        studies.append({
-            "variant": run.variant, "dataset": run.dataset, "space": {k: str(v) for k, v in space.items()},
-            "no_space": not space, "base": run, "distributions": {k: v.distribution() for k, v in space.items()},
-            "optuna": optuna.create_study(
-                direction=direction, sampler=make_sampler(settings.sampler, settings.seed, settings.budget),
-                pruner=optuna.pruners.NopPruner() if settings.pruner is None
-                else make_pruner(settings.pruner, base.train.eval_every, settings.budget)),
-            "trials": [],
-        })
-    record = {"objective": settings.objective, "direction": direction, "sampler": settings.sampler,
-              "seed": settings.seed, "budget": settings.budget, "final_seeds": settings.final_seeds,
-              "pruner": None if settings.pruner is None else {
-                  "name": settings.pruner, "every": base.train.eval_every, "value": settings.objective, "pruned": 0},
-              "command": list(sys.argv), "studies": []}
-    trials_dir = Path(sweep_dir) / TRIALS_FOLDER
-    runs_options = {"force": force, "data_root": data_root, "quiet": quiet, "console": console, "executor": executor}
-    records: dict[str, RunRecord] = {}
-    for size in waves(settings.sampler, settings.budget, settings.pruner is not None):
-        asked, stop_rules = [], {}
-        for study in studies:
-            count = min(size, 1 - len(study["trials"])) if study["no_space"] else size
-            for _ in range(max(count, 0)):
-                trial = study["optuna"].ask(study["distributions"])
-                config = dataclasses.replace(study["base"], variant_params=variant_params(
-                    catalog, study["variant"], {**study["base"].variant_params, **trial.params}))
-                asked.append((study, trial, config))
-                if settings.pruner is not None:
-                    stop_rules[config.run_id] = PruneRule(
-                        make_pruner(settings.pruner, base.train.eval_every, settings.budget), direction,
-                        settings.objective, study["optuna"].get_trials(deepcopy=True, states=(
-                            optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
-        configs = list({config.run_id: config for _, _, config in asked if config.run_id not in records}.values())
-        for done in run_sweep(configs, catalog, trials_dir, stop_rules=stop_rules, **runs_options) if configs else []:
-            records[done.config.run_id] = done
-        for study, trial, config in asked:
-            status, value = _outcome(records[config.run_id], settings.objective)
-            reports = _over_training(records[config.run_id], settings.objective)
-            if settings.pruner is not None:  # replayed, so the study holds what the pruner saw (its rungs)
-                for step, reported in reports:
-                    if step < config.steps:
-                        trial.report(reported, step)
-                        trial.should_prune()
-            if status == "pruned":
-                study["optuna"].tell(trial, state=optuna.trial.TrialState.PRUNED)
-                record["pruner"]["pruned"] += 1
-            elif value is None:
-                study["optuna"].tell(trial, state=optuna.trial.TrialState.FAIL)
-            else:
-                study["optuna"].tell(trial, value)
-            study["trials"].append({"number": trial.number, "params": dict(trial.params), "run_id": config.run_id,
-                                    "status": status, "value": value,
-                                    "steps": reports[-1][0] if status == "pruned" and reports else config.steps})
-        record["studies"] = [_study_record(s, higher) for s in studies]
-        write_json(Path(sweep_dir) / SEARCH_FILE, record)
+    executor = executor or make_executor(catalog, DEFAULT_EXECUTOR)
+    with opened(executor, catalog):  # open once for every wave of trials and the final runs (Ray starts once, not per wave)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        console = console or Console(stderr=True)
+        direction = "maximize" if higher else "minimize"
+        studies = []
+        for run in base_runs:
+            space = spaces[run.variant]
+            if not space:
+                console.print(f"variant {run.variant} has no search space (none declared or given, or all fixed by "
+                              "--set): its settings are used, in one run.", highlight=False, soft_wrap=True)
+            studies.append({
+                "variant": run.variant, "dataset": run.dataset, "space": {k: str(v) for k, v in space.items()},
+                "no_space": not space, "base": run, "distributions": {k: v.distribution() for k, v in space.items()},
+                "optuna": optuna.create_study(
+                    direction=direction, sampler=make_sampler(settings.sampler, settings.seed, settings.budget),
+                    pruner=optuna.pruners.NopPruner() if settings.pruner is None
+                    else make_pruner(settings.pruner, base.train.eval_every, settings.budget)),
+                "trials": [],
+            })
+        record = {"objective": settings.objective, "direction": direction, "sampler": settings.sampler,
+                  "seed": settings.seed, "budget": settings.budget, "final_seeds": settings.final_seeds,
+                  "pruner": None if settings.pruner is None else {
+                      "name": settings.pruner, "every": base.train.eval_every, "value": settings.objective,
+                      "pruned": 0},
+                  "command": list(sys.argv), "studies": []}
+        trials_dir = Path(sweep_dir) / TRIALS_FOLDER
+        runs_options = {"force": force, "data_root": data_root, "quiet": quiet, "console": console,
+                        "executor": executor}
+        records: dict[str, RunRecord] = {}
+        for size in waves(settings.sampler, settings.budget, settings.pruner is not None):
+            asked, stop_rules = [], {}
+            for study in studies:
+                count = min(size, 1 - len(study["trials"])) if study["no_space"] else size
+                for _ in range(max(count, 0)):
+                    trial = study["optuna"].ask(study["distributions"])
+                    config = dataclasses.replace(study["base"], variant_params=variant_params(
+                        catalog, study["variant"], {**study["base"].variant_params, **trial.params}))
+                    asked.append((study, trial, config))
+                    if settings.pruner is not None:
+                        stop_rules[config.run_id] = PruneRule(
+                            make_pruner(settings.pruner, base.train.eval_every, settings.budget), direction,
+                            settings.objective, study["optuna"].get_trials(deepcopy=True, states=(
+                                optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
+            configs = list({config.run_id: config for _, _, config in asked if config.run_id not in records}.values())
+            if configs:
+                for done in run_sweep(configs, catalog, trials_dir, stop_rules=stop_rules, **runs_options):
+                    records[done.config.run_id] = done
+            for study, trial, config in asked:
+                status, value = _outcome(records[config.run_id], settings.objective)
+                reports = _over_training(records[config.run_id], settings.objective)
+                if settings.pruner is not None:  # replayed, so the study holds what the pruner saw (its rungs)
+                    for step, reported in reports:
+                        if step < config.steps:
+                            trial.report(reported, step)
+                            trial.should_prune()
+                if status == "pruned":
+                    study["optuna"].tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    record["pruner"]["pruned"] += 1
+                elif value is None:
+                    study["optuna"].tell(trial, state=optuna.trial.TrialState.FAIL)
+                else:
+                    study["optuna"].tell(trial, value)
+                study["trials"].append({"number": trial.number, "params": dict(trial.params), "run_id": config.run_id,
+                                        "status": status, "value": value,
+                                        "steps": reports[-1][0] if status == "pruned" and reports else config.steps})
+            record["studies"] = [_study_record(s, higher) for s in studies]
+            write_json(Path(sweep_dir) / SEARCH_FILE, record)
 
-    result = SearchResult(record)
-    finals: list[RunConfig] = []
-    for study, summary in zip(studies, record["studies"]):
-        best = summary["best"]
-        if best is None:
-            console.print(f"variant {study['variant']} on {study['dataset']}: no trial reached a value of "
-                          f"{settings.objective}; it has no best configuration.", highlight=False, soft_wrap=True)
-            continue
-        best_config = records[best["run_id"]].config
-        result.best_runs.append(records[best["run_id"]])
-        seeds = range(settings.seed + 1, settings.seed + 1 + settings.final_seeds)
-        summary["final_run_ids"] = [dataclasses.replace(best_config, seed=s).run_id for s in seeds]
-        finals += [dataclasses.replace(best_config, seed=s) for s in seeds]
-    if finals:
-        result.final_runs = run_sweep(finals, catalog, Path(sweep_dir) / FINAL_FOLDER, **runs_options)
-    write_json(Path(sweep_dir) / SEARCH_FILE, record)
-    return result
+        result = SearchResult(record)
+        finals: list[RunConfig] = []
+        for study, summary in zip(studies, record["studies"]):
+            best = summary["best"]
+            if best is None:
+                console.print(f"variant {study['variant']} on {study['dataset']}: no trial reached a value of "
+                              f"{settings.objective}; it has no best configuration.", highlight=False, soft_wrap=True)
+                continue
+            best_config = records[best["run_id"]].config
+            result.best_runs.append(records[best["run_id"]])
+            seeds = range(settings.seed + 1, settings.seed + 1 + settings.final_seeds)
+            summary["final_run_ids"] = [dataclasses.replace(best_config, seed=s).run_id for s in seeds]
+            finals += [dataclasses.replace(best_config, seed=s) for s in seeds]
+        if finals:
+            result.final_runs = run_sweep(finals, catalog, Path(sweep_dir) / FINAL_FOLDER, **runs_options)
+        write_json(Path(sweep_dir) / SEARCH_FILE, record)
+        return result
 
 
 def check_prunable(objective: str, runs: list[RunConfig], catalog: Catalog) -> None:

@@ -157,6 +157,53 @@ def test_workers_report_steps_and_latest_losses_and_their_loggers_write(tmp_path
     assert list((records["vanilla"].run_dir / "tensorboard").glob("events.out.tfevents.*"))
 
 
+BROKEN_LOGGER_PLUGIN = """
+import logging
+
+import ganbench
+from ganbench.loggers import Logger
+
+
+class Unreachable(Logger):
+    name = "test-unreachable"
+    description = "Its server is down: log_scalars raises (test)."
+
+    def open(self, run_dir, config):
+        logging.getLogger("ganbench.test-unreachable").warning("buffering %s on disk", config["run_id"])
+
+    def log_scalars(self, step, values):
+        raise ConnectionError("tracking server down")
+
+
+@ganbench.hookimpl
+def register_loggers(register):
+    register(Unreachable)
+"""
+
+
+def test_a_worker_runs_a_plugin_files_logger_and_its_warnings_reach_the_driver(tmp_path, ray_instance, monkeypatch,
+                                                                                caplog):
+    """A GANBENCH_PLUGINS file's logger works in a Ray worker (it travels by value), and what
+    it warns and logs in the worker is shown by the driver, as with the local executor (Ray's
+    log_to_driver is off)."""
+    from ganbench.loggers import LoggerWarning
+
+    plugin = tmp_path / "unreachable_logger.py"
+    plugin.write_text(BROKEN_LOGGER_PLUGIN)
+    monkeypatch.setenv("GANBENCH_PLUGINS", str(plugin))
+    catalog = build_catalog(create_plugin_manager())
+    [config] = plan(catalog, ["vanilla"])
+    with pytest.warns(LoggerWarning) as warned:
+        [record] = run_sweep([config], catalog, tmp_path / "runs", quiet=True, executor=RayExecutor(),
+                             loggers=("test-unreachable",))
+    assert record.status == "finished", record.error
+    assert [str(w.message) for w in warned] == [
+        f"logger 'test-unreachable' (plugin '{plugin}') raised ConnectionError in log_scalars(): tracking server "
+        f"down; it is dropped for the rest of run {config.run_id}, and training goes on."]
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("ganbench")] == [
+        ("ganbench.test-unreachable", "WARNING", f"buffering {config.run_id} on disk")]
+
+
 def test_a_run_that_raises_or_kills_its_worker_is_isolated(tmp_path, ray_instance, catalog):
     runs = plan(catalog, ["vanilla", "test-explode", "test-crash", "wgan"])
     records = run_sweep(runs, catalog, tmp_path, quiet=True, executor=RayExecutor())
@@ -239,3 +286,28 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     for name, mtime in done_before.items():
         assert (sweep / name / "metrics.json").stat().st_mtime_ns == mtime
     assert all(is_done(p) for p in sweep.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("pruner", [None, "median"])
+def test_a_search_finds_the_same_trials_and_best_under_ray_as_locally(tmp_path, ray_instance, catalog, pruner):
+    """The trials drawn, their values, what was pruned (the prune rule travels to the workers)
+    and the best configuration do not depend on the executor."""
+    from ganbench.search import SearchSettings, check_search, run_search
+
+    sweep = cfg.SweepConfig(variants=["vanilla"], datasets=["gaussian-1d"])
+    sweep.train.steps, sweep.train.batch_size, sweep.train.eval_samples = 30, 64, 200
+    sweep.train.device, sweep.train.eval_every = "cpu", 5
+    sweep.variant_params = {"vanilla": {"n_critic": 1}}
+    settings = SearchSettings(budget=4 if pruner else 3, objective="w1", sampler="random" if pruner else "tpe",
+                              pruner=pruner)
+    options = ExecutorOptions(cpus_per_run=1)
+    local = run_search(check_search(sweep, catalog, settings), catalog, tmp_path / "local",
+                       executor=LocalExecutor(options), quiet=True)
+    remote = run_search(check_search(sweep, catalog, settings), catalog, tmp_path / "ray",
+                        executor=RayExecutor(options), quiet=True)
+    [study] = remote.record["studies"]
+    assert remote.record["studies"] == local.record["studies"]
+    assert study["best"]["status"] == "finished" and study["best"]["value"] is not None
+    if pruner:  # the rule stopped a trial in its worker, where the run was
+        pruned = [t for t in study["trials"] if t["status"] == "pruned"]
+        assert pruned and all(t["steps"] < 30 for t in pruned)

@@ -142,6 +142,10 @@ def test_an_unreachable_ray_address_fails_fast(tmp_path):
     assert time.perf_counter() - started < 30
     assert_usage_error(invoke("run", *TINY, "--executor", "ray", "--ray-address", "nonsense"),
                        "is not an address: expected auto, HOST:PORT or ray://HOST:10001")
+    search = ("search", *TINY, "--objective", "modes_covered", "--budget", "1", "--out", str(tmp_path))
+    assert_usage_error(invoke(*search, "--executor", "ray", "--ray-address", f"127.0.0.1:{port}"),
+                       f"could not join the Ray cluster at --ray-address '127.0.0.1:{port}': nothing answers")
+    assert_usage_error(invoke(*search, "--ray-address", "auto"), "--ray-address needs --executor ray")
 
 
 class ExplodingExecutor(Executor):
@@ -166,12 +170,43 @@ class InterruptedExecutor(Executor):
         raise KeyboardInterrupt
 
 
+class NoClusterExecutor(Executor):
+    name = "no-cluster"
+    description = "Its constructor raises, as when a cluster's settings are missing (test executor)."
+
+    def __init__(self, options=None):
+        raise KeyError("CLUSTER_TOKEN")
+
+
+class RefusedExecutor(Executor):
+    name = "refused"
+    description = "Its open() raises, as when the cluster refuses the connection (test executor)."
+
+    def open(self):
+        raise ConnectionRefusedError("scheduler at 10.0.0.1:8786 refused")
+
+
+class ClosingFailsExecutor(Executor):
+    name = "closing-fails"
+    description = "Does its runs in this process; its close() raises (test executor)."
+
+    def run(self, tasks, catalog, progress=None):
+        from ganbench import runner
+
+        for task in tasks:
+            yield runner.execute(task, catalog)
+
+    def close(self):
+        raise OSError("connection already closed")
+
+
 class ExecutorPlugin:
     @staticmethod
     @ganbench.hookimpl
     def register_executors(register):
-        register(ExplodingExecutor)
-        register(InterruptedExecutor)
+        for executor in (ExplodingExecutor, InterruptedExecutor, NoClusterExecutor, RefusedExecutor,
+                         ClosingFailsExecutor):
+            register(executor)
 
 
 @pytest.fixture
@@ -193,6 +228,31 @@ def test_an_executor_whose_run_raises_fails_its_remaining_runs_with_the_reason(t
     [failed] = [json.loads(p.read_text()) for p in (tmp_path / "default").glob("*/metrics.json")
                 if json.loads(p.read_text())["status"] == "failed"]
     assert failed["error"] == "executor 'exploding' raised RuntimeError: cluster on fire"
+
+
+@pytest.mark.parametrize(("command", "executor", "fault"), [
+    ("run", "no-cluster", "its constructor raised KeyError: 'CLUSTER_TOKEN'"),
+    ("run", "refused", "its open() raised ConnectionRefusedError: scheduler at 10.0.0.1:8786 refused"),
+    ("search", "refused", "its open() raised ConnectionRefusedError: scheduler at 10.0.0.1:8786 refused"),
+])
+def test_an_executor_that_cannot_start_gives_one_line_naming_it_and_exit_1(tmp_path, executor_plugin, command,
+                                                                             executor, fault):
+    extra = ["--objective", "modes_covered", "--budget", "2"] if command == "search" else []
+    result = invoke(command, *TINY, *extra, "--out", str(tmp_path), "--executor", executor)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    message = " ".join(result.stderr.split())
+    assert f"Error: executor '{executor}' (plugin 'test-executors') could not start: {fault}. Nothing was run" in message
+    assert "`ganbench list executors`; --executor local runs in this process" in message
+    assert not list(tmp_path.glob("*/*/metrics.json")) and not list(tmp_path.glob("*/*/*/metrics.json"))
+
+
+def test_an_executor_whose_close_raises_keeps_the_results_with_one_warning(tmp_path, executor_plugin):
+    with pytest.warns(UserWarning, match=r"executor 'closing-fails' \(plugin 'test-executors'\): its close\(\) raised "
+                      r"OSError: connection already closed; the runs' results are kept"):
+        result = invoke("run", *TINY, "--out", str(tmp_path), "--executor", "closing-fails")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    [metrics] = (tmp_path / "default").glob("*/metrics.json")
+    assert json.loads(metrics.read_text())["status"] == "finished"
 
 
 def test_ctrl_c_says_how_many_runs_finished_and_exits_130(tmp_path, executor_plugin):

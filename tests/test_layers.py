@@ -36,7 +36,7 @@ LAYERS: dict[str, int] = {
     "ganbench.features": 2, "ganbench.metrics": 2, "ganbench.loggers": 2, "ganbench.catalog": 2,
     "ganbench": 2,  # the package root re-exports the base classes
     # 3. settings: they take a catalog, never the plugin manager
-    "ganbench.options": 3, "ganbench.recipes": 3, "ganbench.config": 3,
+    "ganbench.options": 3, "ganbench.recipes": 3, "ganbench.config": 3, "ganbench.cache": 3,
     # 4. what the runner and the executors share: a run task, a run record, the executor base
     "ganbench.tasks": 4, "ganbench.executors": 4,
     # 5. the plugin manager, which builds the catalog

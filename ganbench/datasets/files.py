@@ -245,7 +245,7 @@ def _read_folder(folder: Path, resolution: int | None) -> DecodedImages:
         del pixels
     if listing.class_names is not None:
         content.update(json.dumps([listing.class_names, listing.labels]).encode())
-    return _store(entry, content.hexdigest(), listing.labels, listing.class_names, listing.skipped, recipe)
+    return _store(entry, content.hexdigest(), listing.labels, listing.class_names, listing.skipped, recipe, folder)
 
 
 # --- arrays ----------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def _read_array(file: Path, resolution: int | None) -> DecodedImages:
     with atomic_path(entry.pixels) as tmp, open(tmp, "wb") as handle:
         np.save(handle, np.ascontiguousarray(images))
     class_names = None if labels is None else [str(i) for i in range(int(labels.max()) + 1)]
-    return _store(entry, content_key, None if labels is None else labels.tolist(), class_names, 0, recipe)
+    return _store(entry, content_key, None if labels is None else labels.tolist(), class_names, 0, recipe, file)
 
 
 def _array_contents(file: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -341,17 +341,23 @@ class _CacheEntry:
     meta: Path    # JSON written last: its presence marks a complete entry
 
 
+def decoded_cache_dir() -> Path:
+    """Where decoded user images are cached: ``cache_dir()/decoded``."""
+    return cache_dir() / "decoded"
+
+
 def _cache_entry(input_key: str, recipe: str) -> _CacheEntry:
     key = hashlib.sha256(f"{CACHE_FORMAT}\n{input_key}\n{recipe}".encode()).hexdigest()[:32]
-    folder = cache_dir() / "decoded"
+    folder = decoded_cache_dir()
     return _CacheEntry(folder / f"{key}.npy", folder / f"{key}.json")
 
 
 def _store(entry: _CacheEntry, content_key: str, labels: list[int] | None,
-           class_names: list[str] | None, skipped: int, recipe: str) -> DecodedImages:
+           class_names: list[str] | None, skipped: int, recipe: str, source: Path) -> DecodedImages:
     write_json(entry.meta, {
         "content_key": content_key, "labels": labels, "class_names": class_names,
         "recipe": recipe, "pixels_bytes": entry.pixels.stat().st_size,
+        "source": str(Path(source).resolve()), "format": CACHE_FORMAT,  # for `ganbench cache --prune`
     })
     cached = _load_cached(entry, skipped)
     assert cached is not None, f"the decoded cache {entry.meta} was just written"
@@ -378,5 +384,76 @@ def _load_cached(entry: _CacheEntry, skipped: int) -> DecodedImages | None:
     )
 
 
-__all__ = ["DecodedImages", "NATIVE_RECIPE", "RESIZE_RECIPE", "image_suffixes", "read_images",
-           "recipe_for", "resize_square"]
+# --- pruning the cache -----------------------------------------------------------------------
+ORPHAN_AGE_S = 24 * 3600  # a half-written entry younger than this may be a decode in progress
+
+
+@dataclass(frozen=True)
+class StaleEntry:
+    """Files of the decoded cache that no read can use any more, and why."""
+
+    files: tuple[Path, ...]
+    reason: str
+
+    @property
+    def size(self) -> int:
+        return sum(file.stat().st_size for file in self.files if file.exists())
+
+
+def _current_entry(source: Path, recipe: str) -> _CacheEntry:
+    """The entry that reading ``source`` with ``recipe`` would use now."""
+    if source.is_dir():
+        return _cache_entry(_stat_key(source, _list_folder(source)), recipe)
+    return _cache_entry(hashlib.sha256(f"array:{_file_sha256(source)}".encode()).hexdigest(), recipe)
+
+
+def _why_stale(meta_file: Path) -> str | None:
+    """Why the complete entry of ``meta_file`` can no longer be read, or None while it can."""
+    try:
+        meta = read_json(meta_file)
+    except (OSError, ValueError):
+        return "its record cannot be read"
+    source, recipe = meta.get("source"), meta.get("recipe")
+    if not isinstance(source, str) or not isinstance(recipe, str):
+        return "written by an older ganbench, which did not record its source"
+    if meta.get("format") != CACHE_FORMAT:
+        return f"written in an older cache format ({meta.get('format')}; now {CACHE_FORMAT})"
+    path = Path(source)
+    if not (path.is_dir() or path.is_file()):
+        return f"its source {source} is gone"
+    try:
+        current = _current_entry(path, recipe)
+    except (UsageError, OSError) as exc:
+        return f"its source {source} no longer reads as images ({exc})"
+    if current.meta.name != meta_file.name:
+        return f"its source {source} changed since (files edited, added or removed)"
+    return None
+
+
+def stale_decoded_entries(now: float | None = None) -> list[StaleEntry]:
+    """The entries of the decoded cache that no later read will use: their source folder or
+    array file is gone or changed (a changed folder gets a new entry), their format is old,
+    or they are half-written and older than :data:`ORPHAN_AGE_S` (a killed decode)."""
+    import time
+
+    folder = decoded_cache_dir()
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    stale: list[StaleEntry] = []
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    names = {p.name for p in files}
+    for file in files:
+        if file.suffix == ".json" and not file.name.startswith("."):
+            pixels = file.with_suffix(".npy")
+            reason = _why_stale(file) if pixels.name in names else "its pixels file is missing"
+            if reason is not None:
+                stale.append(StaleEntry((file, pixels), reason))
+        elif (file.suffix == ".npy" and file.with_suffix(".json").name not in names) or file.name.startswith("."):
+            if now - file.stat().st_mtime > ORPHAN_AGE_S:
+                stale.append(StaleEntry((file,), "half-written by a decode that did not finish"))
+    return stale
+
+
+__all__ = ["DecodedImages", "NATIVE_RECIPE", "RESIZE_RECIPE", "StaleEntry", "decoded_cache_dir", "image_suffixes",
+           "read_images", "recipe_for", "resize_square", "stale_decoded_entries"]

@@ -12,11 +12,13 @@ which call the runner, sit above it.
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Iterator, Mapping, Protocol, Sequence
 
 from ganbench.catalog import Catalog
-from ganbench.errors import GanbenchError, UsageError, describe_hook_failure
+from ganbench.errors import GanbenchError, PluginFailureError, UsageError, describe_hook_failure
 from ganbench.tasks import RunRecord, RunTask, record_failure
 
 if TYPE_CHECKING:
@@ -90,6 +92,14 @@ class Executor:
         count), or ``None``."""
         return None
 
+    def setup_line_once(self) -> str | None:
+        """:meth:`describe_setup` the first time it is asked after :meth:`open`, then ``None``,
+        so that a search, one sweep per wave of trials, prints it once."""
+        if getattr(self, "_setup_told", False):
+            return None
+        self._setup_told = True
+        return self.describe_setup()
+
     def run(self, tasks: Sequence[RunTask], catalog: Catalog,
             progress: SweepProgress | None = None) -> Iterator[RunRecord]:
         """Do every task; yield each run's record as it completes.
@@ -101,11 +111,80 @@ class Executor:
         raise NotImplementedError(f"executor {self.name!r} does not implement run()")
 
     def __enter__(self) -> Executor:
-        self.open()
+        """:meth:`open` on the outermost ``with`` only: a caller that does several sweeps with one
+        executor (``ganbench search``, one sweep per wave of trials) holds it open around them,
+        and the sweeps' own ``with`` then neither opens nor closes it again."""
+        depth = getattr(self, "_open_depth", 0)
+        if depth == 0:
+            self.open()
+            self._setup_told = False
+        self._open_depth = depth + 1
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self._open_depth = getattr(self, "_open_depth", 1) - 1
+        if self._open_depth == 0:
+            self.close()
+
+
+class ExecutorWarning(UserWarning):
+    """An executor's ``close()`` raised after its runs; their results are kept."""
+
+
+def _plugin_of(executor: Executor | type[Executor], catalog: Catalog) -> str:
+    """The plugin that registered ``executor``'s class (its module when the catalog lacks it)."""
+    cls = executor if isinstance(executor, type) else type(executor)
+    if cls.name in catalog.executors and catalog.executors.get(cls.name) is cls:
+        return catalog.executors.plugin_of(cls.name)
+    return cls.__module__
+
+
+def _could_not_start(executor: Executor | type[Executor], catalog: Catalog, where: str,
+                     exc: BaseException) -> PluginFailureError:
+    name = executor.name
+    return PluginFailureError(
+        f"executor {name!r} (plugin {_plugin_of(executor, catalog)!r}) could not start: its {where} "
+        f"{describe_hook_failure(exc).rstrip('.')}. Nothing was run; fix or update the plugin, or choose "
+        f"another executor (`ganbench list executors`; --executor {DEFAULT_EXECUTOR} runs in this process).")
+
+
+def make_executor(catalog: Catalog, name: str, options: ExecutorOptions | None = None) -> Executor:
+    """The executor ``name`` of ``catalog``, constructed with ``options``.
+
+    :raises ganbench.errors.UnknownNameError: no plugin registered ``name``.
+    :raises ganbench.errors.UsageError: the options do not suit it (as its constructor says).
+    :raises ganbench.errors.PluginFailureError: its constructor raised anything else, or exited.
+    """
+    executor_cls = catalog.executors.get(name)
+    try:
+        return executor_cls(options or ExecutorOptions())
+    except GanbenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken executor plugin gets one clear line
+        raise _could_not_start(executor_cls, catalog, "constructor", exc) from None
+
+
+@contextmanager
+def opened(executor: Executor, catalog: Catalog) -> Iterator[Executor]:
+    """``with executor:``, where an ``open()`` that raises (other than a
+    :class:`ganbench.errors.GanbenchError`, which passes as it is) or exits becomes a
+    :class:`ganbench.errors.PluginFailureError` naming the executor and its plugin, and a
+    ``close()`` that raises becomes one :class:`ExecutorWarning`: the runs are done by then."""
+    try:
+        executor.__enter__()
+    except GanbenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken executor plugin gets one clear line
+        raise _could_not_start(executor, catalog, "open()", exc) from None
+    try:
+        yield executor
+    finally:
+        try:
+            executor.__exit__(None, None, None)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the results are saved; say so and go on
+            warnings.warn(f"executor {executor.name!r} (plugin {_plugin_of(executor, catalog)!r}): its close() "
+                          f"{describe_hook_failure(exc).rstrip('.')}; the runs' results are kept.",
+                          ExecutorWarning, stacklevel=3)
 
 
 def run_guarded(executor: Executor, tasks: Sequence[RunTask], catalog: Catalog,

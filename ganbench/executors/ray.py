@@ -8,20 +8,30 @@ A run that raises comes back as a failed record with its traceback; a worker tha
 segfault, ``os._exit``, the out-of-memory killer, a lost node) is recorded as failed with
 Ray's error. Ray itself never retries a run (``max_retries=0``): ``--retries`` does.
 Workers report their progress (steps done, latest losses) through a Ray queue that the driver
-reads while it waits for results; progress is best effort and never fails a run.
+reads while it waits for results; progress is best effort and never fails a run. Ray runs with
+``log_to_driver`` off (its worker logs would bury the progress), so the warnings a run raises (a
+logger plugin that raised and was dropped, a metric that failed) and the warnings ganbench logs
+go through the same queue, and the driver raises and logs them again, as the local executor
+shows them. Classes of ``GANBENCH_PLUGINS`` ``.py`` files, which workers cannot import by name,
+travel by value with the catalog.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
+import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from ganbench.errors import GanbenchError, UsageError
-from ganbench.executors import Executor, SweepProgress
+from ganbench.executors import Executor, NoProgress, SweepProgress
 from ganbench.hookspecs import hookimpl
+from ganbench.plugins import local_plugin_modules
 from ganbench.storage import run_lock
 from ganbench.tasks import RunRecord, RunTask, record_failure
 
@@ -42,44 +52,94 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_in_worker(task: RunTask, catalog: Catalog, threads: int, events: Any = None) -> RunRecord | GanbenchError:
+class _ForwardLogs(logging.Handler):
+    """Sends the ``ganbench`` logger's records (WARNING and above) of a worker to the driver."""
+
+    def __init__(self, send: Any) -> None:
+        super().__init__(logging.WARNING)
+        self.send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.send("log", (record.name, record.levelno, record.getMessage()))
+
+
+@contextmanager
+def _forwarded_warnings(send: Any) -> Iterator[None]:
+    """While a run trains in a worker: each warning it shows (as the worker's filters decide)
+    and each WARNING record of the ``ganbench`` logger goes to ``send`` instead of the worker's
+    log file, which the driver does not show."""
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        send("warning", (category.__module__, category.__qualname__, str(message)))
+
+    handler = _ForwardLogs(send)
+    ganbench_logger = logging.getLogger("ganbench")
+    with warnings.catch_warnings():  # restores showwarning; each run starts with a fresh once-registry
+        warnings.showwarning = show
+        ganbench_logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            ganbench_logger.removeHandler(handler)
+
+
+def _run_in_worker(task: RunTask, catalog: Catalog, threads: int, events: Any) -> RunRecord | GanbenchError:
     """The Ray task: one run with ``threads`` torch threads. A user error is returned, not raised,
-    so that the driver can raise it as it is. Progress goes to the queue ``events`` as
-    ``(run_id, done, latest losses)``, ``done`` None when the run starts."""
+    so that the driver can raise it as it is. What the run reports goes to the queue ``events`` as
+    ``(kind, run_id, payload)``: ``("started", id, None)``, ``("step", id, (done, latest losses))``,
+    ``("warning", id, (category module, category name, message))``, ``("log", id, (logger,
+    level, message))``."""
     import torch
 
     from ganbench import runner  # here, not at the top: loading the plugin does not load the training stack
 
-    def report(done: int | None, latest: dict[str, float] | None = None) -> None:
+    def send(kind: str, payload: Any) -> None:
         try:
-            events.put_nowait((task.config.run_id, done, latest))
-        except Exception:  # noqa: BLE001 - progress is best effort: a lost report must not fail the run
+            events.put_nowait((kind, task.config.run_id, payload))
+        except Exception:  # noqa: BLE001 - reports are best effort: a lost one must not fail the run
             pass
 
     torch.set_num_threads(threads)
-    if events is not None:
-        report(None)
+    send("started", None)
+    with _forwarded_warnings(send):
+        try:
+            return runner.execute(task, catalog, on_step=lambda done, latest: send("step", (done, latest)))
+        except GanbenchError as exc:
+            return exc
+
+
+def _warning_category(module: str, name: str) -> type[Warning]:
+    """The warning class ``module.name`` as this process knows it, else ``UserWarning``."""
     try:
-        return runner.execute(task, catalog, on_step=report if events is not None else None)
-    except GanbenchError as exc:
-        return exc
+        found: Any = importlib.import_module(module) if module not in sys.modules else sys.modules[module]
+        for part in name.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return UserWarning
+    return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
 
 
-def _relay_progress(events: Any, tasks: dict[str, RunTask], started: set[str], progress: SweepProgress) -> None:
-    """Pass the workers' reports waiting in ``events`` on to ``progress``."""
+def _relay_events(events: Any, tasks: dict[str, RunTask], started: set[str], progress: SweepProgress) -> None:
+    """Pass the workers' reports waiting in ``events`` on: progress to ``progress``, warnings
+    raised again here, log records logged again here."""
     try:
         reports = events.get_nowait_batch(events.qsize())
-    except Exception:  # noqa: BLE001 - progress is best effort: the runs go on without it
+    except Exception:  # noqa: BLE001 - reports are best effort: the runs go on without them
         return
-    for run_id, done, latest in reports:
+    for kind, run_id, payload in reports:
         task = tasks.get(run_id)
         if task is None:
             continue
-        if done is None:
+        if kind == "started":
             started.add(run_id)
             progress.started(task.config)
-        elif run_id in started:
-            progress.step(task.config, done, latest)
+        elif kind == "step" and run_id in started:
+            progress.step(task.config, *payload)
+        elif kind == "warning":
+            module, name, message = payload
+            warnings.warn(message, _warning_category(module, name), stacklevel=2)
+        elif kind == "log":
+            name, level, message = payload
+            logging.getLogger(name).log(level, "%s", message)
 
 
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
@@ -147,13 +207,14 @@ class RayExecutor(Executor):
         if self._ray is None:
             raise RuntimeError("RayExecutor.run() called before open(); use `with executor:`.")
         ray = self._ray
+        from ray.util.queue import Queue
+
+        progress = progress or NoProgress()
+        for module in local_plugin_modules():  # workers cannot import these by name
+            ray.cloudpickle.register_pickle_by_value(module)
         remote = ray.remote(_run_in_worker)
         catalog_ref = ray.put(catalog)
-        events = None
-        if progress is not None:
-            from ray.util.queue import Queue
-
-            events = Queue(actor_options={"num_cpus": 0})
+        events = Queue(actor_options={"num_cpus": 0})
         by_id = {task.config.run_id: task for task in tasks}
         started: set[str] = set()
         pending = {}
@@ -165,9 +226,8 @@ class RayExecutor(Executor):
             pending[ref] = task
         try:
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=None if events is None else PROGRESS_POLL_S)
-                if events is not None:
-                    _relay_progress(events, by_id, started, progress)
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=PROGRESS_POLL_S)
+                _relay_events(events, by_id, started, progress)
                 if not ready:
                     continue
                 ref = ready[0]
@@ -188,8 +248,7 @@ class RayExecutor(Executor):
         finally:
             for ref in pending:  # an error or an interrupted driver: stop what is still running
                 ray.cancel(ref, force=True)
-            if events is not None:
-                events.shutdown()
+            events.shutdown()
 
 
 @hookimpl
