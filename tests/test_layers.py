@@ -42,7 +42,7 @@ LAYERS: dict[str, int] = {
     # 5. the plugin manager, which builds the catalog
     "ganbench.plugins": 5,
     # 6. the training loops
-    "ganbench.training": 6, "ganbench.translation": 6, "ganbench.samples": 6,
+    "ganbench.training": 6, "ganbench.translation": 6, "ganbench.samples": 6, "ganbench.double_backward": 6,
     # 7. runs, evaluations and reproductions
     "ganbench.runner": 7, "ganbench.evaluation": 7, "ganbench.reproduce": 7, "ganbench.search": 7,
     # 8. the built-in executors
