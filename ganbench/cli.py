@@ -57,7 +57,7 @@ Examples:
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, markup=False, emoji=False)  # paths and messages print as given: `[x]`, `:x:`
 INTERRUPTED = 130  # exit code after Ctrl-C, as shells report a SIGINT
 _format_warning = warnings.formatwarning
 
@@ -225,10 +225,11 @@ def run(
         stderr.print(f"Results in {sweep_dir}/ (tables: table-<dataset>.csv and .md)")
     for r in records:
         if r.status == "diverged":
-            stderr.print(f"[yellow]run {r.config.run_id} diverged at step {r.summary.get('diverged_at')}[/yellow]")
+            stderr.print(f"[yellow]run {escape(r.config.run_id)} diverged at step {r.summary.get('diverged_at')}[/yellow]",
+                         markup=True)
     if failed:
-        stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + ", ".join(r.config.run_id for r in failed)
-                     + " (tracebacks in their metrics.json; run again to retry them)")
+        stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + escape(", ".join(r.config.run_id for r in failed))
+                     + " (tracebacks in their metrics.json; run again to retry them)", markup=True)
         raise typer.Exit(1)
 
 
@@ -272,7 +273,7 @@ def table(
         raise _fail(UsageError(f"no finished ganbench runs under {results_dir}."))
     catalog = build_catalog()
     for line in undeclared_value_warnings(long, catalog):
-        stderr.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
+        stderr.print(f"[yellow]warning:[/yellow] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     print(render(comparison_tables(long, catalog), fmt, catalog))
 
 

@@ -237,7 +237,7 @@ def run_search(sweep: SweepConfig, catalog: Catalog, settings: SearchSettings, s
 
     spaces, base, base_runs, higher = check_search(sweep, catalog, settings)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, markup=False, emoji=False)  # names print as given
     direction = "maximize" if higher else "minimize"
     studies = []
     for run in base_runs:

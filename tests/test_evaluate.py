@@ -86,6 +86,9 @@ GENERATORS = textwrap.dedent("""
     def wrong_shape():
         return nn.Linear(8, 10)
 
+    def x():
+        return nn.Linear(8, 2)
+
     def zero_to_255():
         class Bytes(nn.Module):
             def forward(self, z):
@@ -164,6 +167,18 @@ def test_usage_errors_exit_2(tmp_path, user_module, args, message):
     result = invoke("evaluate", *args, "--out", tmp_path / "evaluations")
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
+
+def test_paths_and_names_print_as_given_not_as_rich_markup_or_emoji(tmp_path, user_module):
+    out = tmp_path / "o [/x] [bold]b"
+    result = invoke("evaluate", f"{user_module}:x", "--latent-dim", 8, "--reference", "ring-8", "--metrics", "mode-coverage",
+                    "--eval-samples", 50, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"Evaluation in {out}/" in " ".join(result.stderr.split())
+    missing = invoke("evaluate", "no_such_module:x", "--latent-dim", 8, "--reference", "ring-8", "--out", out)
+    assert missing.exit_code == 2
+    assert "for the generator no_such_module:x: No module" in " ".join(missing.stderr.split())
 
 
 # --- statistics files ---------------------------------------------------------------------------
