@@ -163,6 +163,8 @@ def _module_samples(spec: str, latent_dim: int | None, device: torch.device) -> 
     module_name, attribute = spec.split(":")
     if latent_dim is None:
         raise UsageError(f"the generator {spec} needs --latent-dim: the size of the noise vectors it takes.")
+    if latent_dim < 1:
+        raise UsageError(f"--latent-dim must be at least 1 (the size of the noise vectors), got {latent_dim}.")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -267,7 +269,8 @@ def _check_samples(samples: Tensor, expected_count: int, reference: Reference, s
     if shape and tuple(samples.shape[1:]) != shape:
         raise UsageError(f"{source} gives samples of shape {tuple(samples.shape[1:])}, but the reference "
                          f"{reference.name} has {shape}; "
-                         + ("pass --resolution to resize the images." if image else "compare like with like."))
+                         + (_image_remedy(tuple(samples.shape[1:]), shape, "its output") if image
+                            else "compare like with like."))
     if not torch.isfinite(samples).all():
         raise UsageError(f"{source} produced NaN or infinite values.")
     if image:
@@ -275,6 +278,16 @@ def _check_samples(samples: Tensor, expected_count: int, reference: Reference, s
         if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
             raise UsageError(f"{source} gives pixel values in [{low:.3g}, {high:.3g}]; expected images in "
                              "[-1, 1] (a tanh output). Rescale them (2x - 1 for [0, 1]).")
+
+
+def _image_remedy(given: tuple[int, ...], expected: tuple[int, ...], what: str) -> str:
+    """What to do about images of shape ``given`` (C, H, W) where ``expected`` is needed."""
+    if given[0] != expected[0]:
+        colour = {1: "grey", 3: "RGB"}
+        return (f"convert {what} to {colour.get(expected[0], f'{expected[0]} channels')} "
+                f"({expected[0]} channel(s), not {given[0]}).")
+    return f"pass --resolution {expected[-1]} to resize {what}." if expected[-1] == expected[-2] else \
+        f"make {what} {expected[-1]}x{expected[-2]}."
 
 
 def _sample_count(samples: Samples, reference: Reference, requested: int | None, spec: str) -> int:
@@ -293,8 +306,8 @@ def _sample_count(samples: Samples, reference: Reference, requested: int | None,
         expected = tuple(reference.dataset.shape)
         if expected and tuple(samples.images.shape[1:]) != expected:
             raise UsageError(f"{spec} holds images of shape {tuple(samples.images.shape[1:])}, but the "
-                             f"reference {reference.name} has {expected}; pass --resolution to resize them "
-                             "(the channels must match).")
+                             f"reference {reference.name} has {expected}; "
+                             + _image_remedy(tuple(samples.images.shape[1:]), expected, "them"))
     if count < 2:
         raise UsageError(f"--eval-samples must be at least 2, got {count}.")
     return count
@@ -310,6 +323,9 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
     :raises UsageError: bad input (exit 2); :raises GanbenchError: a failure at run time (exit 1).
     """
     started = time.perf_counter()
+    if settings.eval_samples is not None and settings.eval_samples < 2:
+        raise UsageError(f"--eval-samples must be at least 2, got {settings.eval_samples}; leave it out to score "
+                         "all the given images (a generator: the run's count, else 10,000).")
     TrainSettings(device=settings.device, fid_pipeline=settings.fid_pipeline).validate()
     device = torch.device(resolve_device(settings.device))
     samples = open_samples(samples_spec, catalog, settings, device)

@@ -162,6 +162,9 @@ def test_a_broken_generator_stops_with_one_line_and_records_nothing(tmp_path, fa
      "metric 'volatility' needs a training history"),
     (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--metrics", "fid"],
      "metric 'fid' does not apply to the reference ring-8"),
+    (["my_gans:squares", "--latent-dim", "0", "--reference", "fashion-mnist"], "--latent-dim must be at least 1"),
+    (["my_gans:squares", "--latent-dim", "8", "--reference", "fashion-mnist", "--eval-samples", "0"],
+     "--eval-samples must be at least 2, got 0"),
 ])
 def test_usage_errors_exit_2(tmp_path, user_module, args, message):
     result = invoke("evaluate", *args, "--out", tmp_path / "evaluations")
@@ -300,6 +303,23 @@ def test_a_file_that_is_not_statistics_is_refused(tmp_path, user_module):
     assert "has no mu or sigma: a statistics file holds 'mu' and 'sigma'" in " ".join(result.stderr.split())
 
 
+
+@pytest.mark.parametrize("contents, message", [
+    ({"mu": np.array(["a"]), "sigma": np.array(["b"])}, "'mu' and 'sigma' must hold real numbers, got dtypes <U1"),
+    ({"mu": np.zeros(2, dtype=complex), "sigma": np.eye(2, dtype=complex)}, "real numbers, got dtypes complex128"),
+    ({"mu": np.zeros(2), "sigma": np.eye(2), "features": np.array("{bad json")}, "'features' must be a JSON object"),
+    ({"mu": np.zeros(2), "sigma": np.eye(2), "features": np.array("[1, 2]")}, "must be a JSON object, as ganbench"),
+    ({"mu": np.zeros(2), "sigma": np.eye(2), "count": np.array("many")}, "'count' an integer"),
+])
+def test_a_statistics_file_with_values_of_the_wrong_type_exits_2(tmp_path, user_module, contents, message):
+    bad = tmp_path / "stats.npz"
+    np.savez(bad, **contents)
+    result = invoke("evaluate", f"{user_module}:squares", "--latent-dim", 8, "--reference", bad,
+                    "--out", tmp_path / "evaluations")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
 # --- folders and arrays of samples ------------------------------------------------------------
 
 def save_pngs(folder, pixels: np.ndarray, labels=None) -> None:
@@ -397,6 +417,10 @@ def mixed_sizes(folder):
      "expected N×H×W"),
     (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 3, 32, 32), np.uint8)) or d.with_suffix(".npy"),
      "holds images of shape (3, 32, 32), but the reference fashion-mnist has (1, 28, 28)"),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 3, 28, 28), np.uint8)) or d.with_suffix(".npy"),
+     "has (1, 28, 28); convert them to grey (1 channel(s), not 3)."),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 1, 32, 32), np.uint8)) or d.with_suffix(".npy"),
+     "has (1, 28, 28); pass --resolution 28 to resize them."),
 ])
 def test_bad_sample_files_exit_2_with_one_line_and_record_nothing(tmp_path, fashion_root, make, message):
     samples = make(tmp_path / "samples")
