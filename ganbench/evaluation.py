@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import json
 import os
+import pickle
 import re
 import shutil
 import sys
@@ -152,11 +153,26 @@ def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Sampl
         raise UsageError(f"run {run_dir.name} trained a {dataset.task} model; ganbench evaluate scores "
                          "noise-to-sample generators.")
     generator = build_models(config, catalog, build_variant(config, catalog), dataset, device).generator
-    generator.load_state_dict(torch.load(run_dir / GENERATOR_FILE, map_location=device, weights_only=True))
+    _load_weights(generator, run_dir / GENERATOR_FILE, device)
     return Samples(name=config.run_id, generator=generator, latent_dim=config.latent_dim, run_config=config,
                    data_root=Path(record["data_root"]) if record.get("data_root") else None,
                    description={"kind": "run", "path": str(run_dir.resolve()), "run_id": config.run_id,
                                 "digest": record.get("digest")})
+
+
+def _load_weights(generator: nn.Module, file: Path, device: torch.device) -> None:
+    """Load a run's generator state dict (tensors only: ``weights_only``, never arbitrary pickles)."""
+    try:
+        generator.load_state_dict(torch.load(file, map_location=device, weights_only=True))
+    except pickle.UnpicklingError:
+        raise UsageError(f"{file} is not a torch file of plain tensors (objects other than tensors are never "
+                         "unpickled); expected the state dict the run saved: restore the file, or train the run "
+                         "again (ganbench run ... --force).") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign files fail in many ways: name it in one line
+        detail = (str(exc).strip().splitlines() or ["the file ends early"])[-1].strip()
+        raise UsageError(f"{file} cannot be loaded as the run's generator weights ({type(exc).__name__}: "
+                         f"{detail}); expected the state dict the run saved: restore the file, or train the "
+                         "run again (ganbench run ... --force).") from None
 
 
 def _module_samples(spec: str, latent_dim: int | None, device: torch.device) -> Samples:

@@ -3,6 +3,7 @@ metrics and caches as trained runs, shown beside them; statistics files in pytor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 
@@ -444,3 +445,31 @@ def test_a_damaged_run_or_an_evaluation_folder_is_not_evaluated(tmp_path):
     result = invoke("evaluate", run_dir, "--out", tmp_path / "again")
     assert result.exit_code == 2 and "generator.pt" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
+
+
+class _Planted:
+    """An object whose unpickling would run code: a run folder's weights must never unpickle it."""
+
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+@pytest.mark.parametrize("replace, message", [
+    (lambda f: f.write_bytes(f.read_bytes()[:300]), "cannot be loaded as the run's generator weights"),
+    (lambda f: f.write_bytes(b"not a torch file"), "is not a torch file of plain tensors"),
+    (lambda f: torch.save({"x": _Planted()}, f), "is not a torch file of plain tensors"),
+    (lambda f: torch.save({"foo": torch.zeros(3)}, f), 'Unexpected key(s) in state_dict: "foo"'),
+])
+def test_weights_replaced_with_a_matching_record_exit_2_and_are_never_unpickled(tmp_path, capsys, replace, message):
+    """Weights swapped together with their recorded hash pass the folder's checks; loading them names the file."""
+    run_dir, summary = tiny_run(tmp_path, "gaussian-1d", ("w1",))
+    weights = run_dir / "generator.pt"
+    replace(weights)
+    summary["files"]["generator.pt"] = {"bytes": weights.stat().st_size,
+                                        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    (run_dir / METRICS_FILE).write_text(json.dumps(summary))
+    result = invoke("evaluate", run_dir, "--out", tmp_path / "again")
+    assert result.exit_code == 2, result.output
+    assert f"{weights} " in " ".join(result.stderr.split()) and message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and "unpickled!" not in result.output + capsys.readouterr().out
+    assert not (tmp_path / "again").exists()
