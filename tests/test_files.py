@@ -198,3 +198,11 @@ def test_a_dangling_link_and_an_oversized_image_are_named(tmp_path, monkeypatch)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses images over twice this
     with pytest.raises(UsageError, match="big.png cannot be read \\(DecompressionBombError"):
         read_images(tmp_path / "huge")
+
+
+def test_array_labels_with_gaps_are_the_classes_present_and_huge_ones_do_not_hang(tmp_path):
+    images = np.zeros((4, 5, 5), dtype=np.uint8)
+    np.savez(tmp_path / "gaps.npz", images=images, labels=np.array([5, 0, 5, 2**40]))
+    decoded = read_images(tmp_path / "gaps.npz")
+    assert decoded.class_names == ["0", "5", str(2**40)], "no empty classes 1-4 (nor 2**40 of them)"
+    assert decoded.labels.tolist() == [1, 0, 1, 2]

@@ -12,7 +12,9 @@ under ``cache_dir()/decoded/``; later calls with the same files and recipe read 
   floating-point images (PIL modes ``I``, ``F``) have no fixed range and are refused. An
   alpha channel is dropped (PIL's ``convert("RGB")``, as torchvision's ``ImageFolder`` does).
 - An array is uint8, N×H×W (grey), N×H×W×C or N×C×H×W with C = 1 or 3. A ``.npz`` holds it
-  as ``images`` (or as its only array besides ``labels``) and may hold int ``labels``.
+  as ``images`` (or as its only array besides ``labels``) and may hold int ``labels``: the
+  classes are the label values present, in increasing order, each named by its value (labels
+  0 and 5 make two classes, ``"0"`` and ``"5"``), as a folder's empty class folders are no class.
 - Grey or RGB comes from the data: grey when every image is grey, RGB otherwise.
 - Resizing (:data:`RESIZE_RECIPE`, clean-fid's advice): centre crop to a square, then PIL's
   bicubic resize, which antialiases when it shrinks. Without a resolution, images keep their
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
 RESIZE_RECIPE = "centre crop to square, PIL bicubic with antialias"
 NATIVE_RECIPE = "none: images kept at their own size"
 ARRAY_SUFFIXES = (".npy", ".npz")
-CACHE_FORMAT = 2  # bump when the cached layout or decoding changes
+CACHE_FORMAT = 3  # bump when the cached layout or decoding changes
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})  # 16-bit grey (PNG, TIFF)
 GREY_MODES = frozenset({"1", "L", "LA"}) | SIXTEEN_BIT_MODES
 UNREADABLE_MODES = {"I": "32-bit integer", "F": "32-bit floating-point"}  # no fixed 0..255 meaning
@@ -308,7 +310,10 @@ def _read_array(file: Path, resolution: int | None) -> DecodedImages:
         images = resized
     with atomic_path(entry.pixels) as tmp, open(tmp, "wb") as handle:
         np.save(handle, np.ascontiguousarray(images))
-    class_names = None if labels is None else [str(i) for i in range(int(labels.max()) + 1)]
+    class_names = None
+    if labels is not None:  # the classes present, in increasing order: labels 0 and 5 are two classes
+        present, labels = np.unique(labels, return_inverse=True)
+        class_names = [str(int(value)) for value in present]
     return _store(entry, content_key, None if labels is None else labels.tolist(), class_names, 0, recipe)
 
 
