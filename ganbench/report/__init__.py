@@ -20,7 +20,7 @@ import jinja2
 import pandas as pd
 
 from ganbench.errors import UsageError
-from ganbench.report.markdown import code_fence, code_span, escape_markdown
+from ganbench.markdown import code_fence, code_span, escape_markdown
 from ganbench.report.runs import RunData, load_runs, logger
 from ganbench.report.search import load_search, ranked_run_ids, search_section
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise, untested_pairs_note
