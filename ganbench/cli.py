@@ -247,6 +247,18 @@ def _writable_folder(path: Path, option: str) -> Path:
     return path
 
 
+def _creatable_folder(path: Path, option: str) -> None:
+    """Refuse, before any work and creating nothing, an output folder that is a file, lies
+    under a file, or whose nearest existing folder cannot be written to."""
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"lies under {existing}, a file"
+        raise UsageError(f"{option} {path} {where}, not a folder; name a folder for the output.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path} cannot be written to ({existing} is not writable); "
+                         "name a folder you can write to.")
+
+
 def _check_named_weights(path: str | None) -> None:
     """Fail before training when a named Inception weight file is missing or wrong."""
     from ganbench.features.inception import ENV_VAR, find_inception_weights
@@ -466,6 +478,7 @@ def evaluate(
     from ganbench.evaluation import EvaluationSettings, evaluate_samples
 
     try:
+        _creatable_folder(out, "--out")
         _check_named_weights(str(inception_weights) if inception_weights else None)
         settings = EvaluationSettings(
             metrics=cfg.parse_list(metrics, "metrics") if metrics is not None else None,
@@ -504,6 +517,7 @@ def stats(
     from ganbench.evaluation import write_reference_statistics
 
     try:
+        _creatable_folder(output.parent, f"-o {output}: the folder")
         _check_named_weights(str(inception_weights) if inception_weights else None)
         written = write_reference_statistics(
             reference, build_catalog(), output, features=features, eval_samples=eval_samples, device=device,

@@ -389,12 +389,16 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": {"samples": samples.description, "reference": reference.description},
     }
-    if folder.exists():
-        shutil.rmtree(folder)  # the same evaluation again: replace it
-    write_json(folder / CONFIG_FILE, {"run_id": evaluation_id, "kind": EVALUATION_KIND, "digest": digest,
-                                      "config": config, "environment": environment(),
-                                      "command": settings.command})
-    write_json(folder / METRICS_FILE, summary)  # last: marks the evaluation as done
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)  # the same evaluation again: replace it
+        write_json(folder / CONFIG_FILE, {"run_id": evaluation_id, "kind": EVALUATION_KIND, "digest": digest,
+                                          "config": config, "environment": environment(),
+                                          "command": settings.command})
+        write_json(folder / METRICS_FILE, summary)  # last: marks the evaluation as done
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile
+        raise GanbenchError(f"cannot write the evaluation folder {folder} ({exc.strerror or exc}); free space "
+                            "or name another --out, and evaluate again.") from None
     return EvaluationResult(folder, summary)
 
 
@@ -452,7 +456,11 @@ def write_reference_statistics(reference_spec: str, catalog: Catalog, path: Path
         raise UsageError(f"cannot compute {features} features: {exc}.") from None
     real = real_features(context, extractor)
     statistics = GaussianStatistics(real["mu"].numpy(), real["sigma"].numpy(), int(real["count"]))
-    save_statistics(path, statistics, extractor, reference.name)
+    try:
+        save_statistics(path, statistics, extractor, reference.name)
+    except OSError as exc:
+        raise GanbenchError(f"cannot write {path} ({exc.strerror or exc}); name a file in a folder you can "
+                            "write to.") from None
     return {"path": str(path), "features": extractor.name, "count": statistics.count,
             "dimension": int(statistics.mu.shape[0]), "reference": reference.name,
             "cached_features": real["path"]}

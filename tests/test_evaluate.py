@@ -473,3 +473,14 @@ def test_weights_replaced_with_a_matching_record_exit_2_and_are_never_unpickled(
     assert f"{weights} " in " ".join(result.stderr.split()) and message in " ".join(result.stderr.split())
     assert "Traceback" not in result.output and "unpickled!" not in result.output + capsys.readouterr().out
     assert not (tmp_path / "again").exists()
+
+
+def test_an_output_folder_that_is_a_file_exits_2_before_any_work(tmp_path, user_module):
+    (tmp_path / "a-file").write_text("x")
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "sub"):
+        result = invoke("evaluate", f"{user_module}:x", "--latent-dim", 8, "--reference", "ring-8",
+                        "--metrics", "mode-coverage", "--eval-samples", 50, "--out", out)
+        assert result.exit_code == 2, result.output
+        assert "a file, not a folder; name a folder for the output." in " ".join(result.stderr.split())
+    result = invoke("stats", "ring-8", "-o", tmp_path / "a-file" / "stats.npz")
+    assert result.exit_code == 2 and "the folder" in result.stderr and "Traceback" not in result.output
