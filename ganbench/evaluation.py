@@ -121,6 +121,10 @@ def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, devi
         return _module_samples(spec, settings.latent_dim, device)
     from ganbench.datasets.files import read_images
 
+    if path.is_dir() and (run_dir := _run_folder_inside(path)) is not None:
+        raise UsageError(f"{path} holds ganbench run folders (such as {run_dir}), not images of samples; evaluate "
+                         "one run folder at a time (ganbench evaluate RUN_DIR), or compare runs with ganbench "
+                         "table / ganbench report.")
     decoded = read_images(path, settings.resolution)
     if decoded.skipped_files:
         print(f"warning: {decoded.skipped_files} file(s) in {path} are not images and were skipped.",
@@ -129,6 +133,20 @@ def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, devi
                    description={"kind": "files", "path": str(path.resolve()), "content_key": decoded.content_key,
                                 "count": int(decoded.pixels.shape[0]), "recipe": decoded.recipe,
                                 "skipped_files": decoded.skipped_files})
+
+
+def _run_folder_inside(folder: Path) -> Path | None:
+    """A run or evaluation folder one or two levels below ``folder`` (a sweep or a results
+    folder, whose ``samples.png`` grids must not be read as samples), else None."""
+    for child in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not child.is_dir():
+            continue
+        if is_run_folder(Path(child.path)):
+            return Path(child.path)
+        for grandchild in sorted(os.scandir(child.path), key=lambda e: e.name):
+            if grandchild.is_dir() and is_run_folder(Path(grandchild.path)):
+                return Path(grandchild.path)
+    return None
 
 
 def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Samples:

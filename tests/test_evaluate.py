@@ -484,3 +484,12 @@ def test_an_output_folder_that_is_a_file_exits_2_before_any_work(tmp_path, user_
         assert "a file, not a folder; name a folder for the output." in " ".join(result.stderr.split())
     result = invoke("stats", "ring-8", "-o", tmp_path / "a-file" / "stats.npz")
     assert result.exit_code == 2 and "the folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_sweep_or_results_folder_is_not_read_as_images(tmp_path):
+    """Its run folders' samples.png grids are no samples: evaluating them would score pictures of plots."""
+    run_dir, _summary = tiny_run(tmp_path, "gaussian-1d", ("w1",))
+    for folder in (run_dir.parent, run_dir.parent.parent):  # the sweep, the results folder
+        result = invoke("evaluate", folder, "--reference", "ring-8", "--resolution", 28, "--out", tmp_path / "ev")
+        assert result.exit_code == 2, result.output
+        assert f"holds ganbench run folders (such as {run_dir})" in " ".join(result.stderr.split())
