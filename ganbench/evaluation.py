@@ -47,6 +47,7 @@ from ganbench.storage import (
 GENERATOR_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 RANGE_TOLERANCE = 1e-4  # generated pixels may exceed [-1, 1] by this much (float rounding)
 STATISTICS_FEATURES = ("inception", "domain")
+WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".safetensors", ".bin")  # networks, never samples
 
 
 @dataclass
@@ -121,6 +122,11 @@ def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, devi
         return _module_samples(spec, settings.latent_dim, device)
     from ganbench.datasets.files import read_images
 
+    if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES:
+        raise UsageError(f"{path} is a weights or pickle file; ganbench evaluate takes your network only as "
+                         "module:function (a weights file does not say which network it fits, and unpickling one "
+                         "can run code): write a function that builds your generator and loads the weights, and "
+                         "pass it as module:function with --latent-dim N.")
     if path.is_dir() and (run_dir := _run_folder_inside(path)) is not None:
         raise UsageError(f"{path} holds ganbench run folders (such as {run_dir}), not images of samples; evaluate "
                          "one run folder at a time (ganbench evaluate RUN_DIR), or compare runs with ganbench "
@@ -357,6 +363,9 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
     :raises UsageError: bad input (exit 2); :raises GanbenchError: a failure at run time (exit 1).
     """
     started = time.perf_counter()
+    if settings.name is not None and (not settings.name.strip() or not settings.name.isprintable()):
+        raise UsageError(f"--name {settings.name!r} must be one line of visible text: the row label in tables "
+                         "and reports; leave it out to name the evaluation after SAMPLES.")
     if settings.eval_samples is not None and settings.eval_samples < 2:
         raise UsageError(f"--eval-samples must be at least 2, got {settings.eval_samples}; leave it out to score "
                          "all the given images (a generator: the run's count, else 10,000).")
@@ -387,7 +396,7 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
         options=options, samples=samples.images, reference_statistics=reference.statistics)
     _generate(context, samples, reference, samples_spec)
 
-    name = settings.name or samples.name
+    name = settings.name.strip() if settings.name is not None else samples.name
     config = {"variant": f"{name} (evaluated)", "dataset": reference.name, "seed": seed, "metrics": metrics,
               "eval_samples": eval_samples, "latent_dim": samples.latent_dim or None,
               "fid_pipeline": options.fid_pipeline, "inception_weights": options.inception_weights,

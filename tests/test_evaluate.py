@@ -164,10 +164,16 @@ def test_a_broken_generator_stops_with_one_line_and_records_nothing(tmp_path, fa
     (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--metrics", "fid"],
      "metric 'fid' does not apply to the reference ring-8"),
     (["my_gans:squares", "--latent-dim", "0", "--reference", "fashion-mnist"], "--latent-dim must be at least 1"),
+    (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--name", " "],
+     "--name ' ' must be one line of visible text"),
+    (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--name", "a\nb"],
+     "--name 'a\\nb' must be one line of visible text"),
+    (["gen.pt", "--reference", "ring-8"], "gen.pt is a weights or pickle file; ganbench evaluate takes your network only"),
     (["my_gans:squares", "--latent-dim", "8", "--reference", "fashion-mnist", "--eval-samples", "0"],
      "--eval-samples must be at least 2, got 0"),
 ])
 def test_usage_errors_exit_2(tmp_path, user_module, args, message):
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "gen.pt")  # user_module runs in tmp_path
     result = invoke("evaluate", *args, "--out", tmp_path / "evaluations")
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
