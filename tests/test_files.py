@@ -206,3 +206,9 @@ def test_array_labels_with_gaps_are_the_classes_present_and_huge_ones_do_not_han
     decoded = read_images(tmp_path / "gaps.npz")
     assert decoded.class_names == ["0", "5", str(2**40)], "no empty classes 1-4 (nor 2**40 of them)"
     assert decoded.labels.tolist() == [1, 0, 1, 2]
+
+
+def test_a_path_cut_at_a_comma_names_the_folder_it_was_cut_from(tmp_path):
+    write_png(tmp_path / "faces, cropped" / "a.png", grey(1))
+    with pytest.raises(UsageError, match=r"faces does not exist; .* Did you mean '.*faces, cropped'\? A comma"):
+        read_images(tmp_path / "faces")

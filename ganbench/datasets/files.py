@@ -101,7 +101,21 @@ def read_images(path: Path, resolution: int | None = None) -> DecodedImages:
         return _read_array(path, resolution)
     if path.is_file():
         raise UsageError(f"{path} is neither a folder of images nor a .npy/.npz array file.")
-    raise UsageError(f"{path} does not exist; expected a folder of images or a .npy/.npz array file.")
+    raise UsageError(f"{path} does not exist; expected a folder of images or a .npy/.npz array file."
+                     + _comma_hint(path))
+
+
+def _comma_hint(path: Path) -> str:
+    """A hint when ``path`` is the part before a comma of an existing name: the comma split a
+    comma-separated option (``--datasets "folder:faces, cropped"``)."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(path.parent) if entry.name.startswith(f"{path.name},"))
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    return (f" Did you mean {str(path.parent / names[0])!r}? A comma separates names in --datasets; name a path "
+            f"holding one in a config file ([datasets.NAME] then path = \"...\").")
 
 
 def recipe_for(resolution: int | None) -> str:
