@@ -62,9 +62,14 @@ INTERRUPTED = 130  # exit code after Ctrl-C, as shells report a SIGINT
 _format_warning = warnings.formatwarning
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
-    """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
-    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning)):
+    """Plugin warnings and ganbench's own as one line (``Warning: ...``), without the source
+    line that says nothing to a user; other libraries' warnings as Python formats them."""
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning)) or (
+            issubclass(category, UserWarning) and os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)):
         return f"Warning: {message}\n"
     return _format_warning(message, category, filename, lineno, line)
 
