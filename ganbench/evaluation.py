@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,10 @@ def _check_samples(samples: Tensor, expected_count: int, reference: Reference, s
         if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
             raise UsageError(f"{source} gives pixel values in [{low:.3g}, {high:.3g}]; expected images in "
                              "[-1, 1] (a tanh output). Rescale them (2x - 1 for [0, 1]).")
+        if low >= 0:  # a tanh generator all but never gives no negative pixel in thousands of images
+            warnings.warn(f"{source} gave no negative pixel value in {samples.shape[0]} images (all in "
+                          f"[{low:.3g}, {high:.3g}]): if it ends in a sigmoid (images in [0, 1]), return 2x - 1; "
+                          "ganbench reads [-1, 1], so these are scored as mid-grey to white images.", stacklevel=2)
 
 
 def _image_remedy(given: tuple[int, ...], expected: tuple[int, ...], what: str) -> str:

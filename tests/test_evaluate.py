@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,12 @@ GENERATORS = textwrap.dedent("""
 
     def x():
         return nn.Linear(8, 2)
+
+    def sigmoid():
+        class Sigmoid(nn.Module):
+            def forward(self, z):
+                return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 28, 28))
+        return Sigmoid()
 
     def zero_to_255():
         class Bytes(nn.Module):
@@ -499,3 +506,18 @@ def test_a_sweep_or_results_folder_is_not_read_as_images(tmp_path):
         result = invoke("evaluate", folder, "--reference", "ring-8", "--resolution", 28, "--out", tmp_path / "ev")
         assert result.exit_code == 2, result.output
         assert f"holds ganbench run folders (such as {run_dir})" in " ".join(result.stderr.split())
+
+
+def test_a_generator_of_images_in_0_1_is_warned_about(tmp_path, fashion_root, user_module):
+    with pytest.warns(UserWarning, match=r"my_gans:sigmoid gave no negative pixel value in 60 images .*return 2x - 1"):
+        result = invoke("evaluate", f"{user_module}:sigmoid", "--latent-dim", 8, "--reference", "fashion-mnist",
+                        "--data-root", fashion_root, "--metrics", "domain-fid", "--eval-samples", 60,
+                        "--out", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    with warnings.catch_warnings(record=True) as caught:  # a tanh generator (negative pixels): no such warning
+        warnings.simplefilter("always")
+        result = invoke("evaluate", f"{user_module}:squares", "--latent-dim", 8, "--reference", "fashion-mnist",
+                        "--data-root", fashion_root, "--metrics", "domain-fid", "--eval-samples", 60,
+                        "--out", tmp_path / "ev")
+    assert result.exit_code == 0 and caught, "the few-samples warning is recorded, so warnings were caught"
+    assert not [w for w in caught if "no negative pixel" in str(w.message)]
