@@ -148,12 +148,24 @@ def _run_folder_inside(folder: Path) -> Path | None:
     for child in sorted(os.scandir(folder), key=lambda e: e.name):
         if not child.is_dir():
             continue
-        if is_run_folder(Path(child.path)):
+        if _written_by_ganbench(Path(child.path)):
             return Path(child.path)
         for grandchild in sorted(os.scandir(child.path), key=lambda e: e.name):
-            if grandchild.is_dir() and is_run_folder(Path(grandchild.path)):
+            if grandchild.is_dir() and _written_by_ganbench(Path(grandchild.path)):
                 return Path(grandchild.path)
     return None
+
+
+def _written_by_ganbench(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``config.json`` as ganbench writes it (with ``config`` and
+    ``digest``), not another tool's file of that name next to images."""
+    if not is_run_folder(folder):
+        return False
+    try:
+        record = read_json(folder / CONFIG_FILE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "config" in record and "digest" in record
 
 
 def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Samples:

@@ -521,3 +521,10 @@ def test_a_generator_of_images_in_0_1_is_warned_about(tmp_path, fashion_root, us
                         "--out", tmp_path / "ev")
     assert result.exit_code == 0, result.output
     assert not [w for w in caught if "no negative pixel" in str(w.message)]
+
+
+def test_another_tools_config_json_beside_sample_images_is_no_run_folder(tmp_path):
+    save_pngs(tmp_path / "samples" / "batch1", np.zeros((3, 28, 28), dtype=np.uint8))
+    (tmp_path / "samples" / "batch1" / "config.json").write_text('{"model": "stylegan2"}')
+    result = invoke("evaluate", tmp_path / "samples", "--reference", "ring-8", "--out", tmp_path / "ev")
+    assert result.exit_code == 2 and "holds images, but ring-8 holds vector data" in " ".join(result.stderr.split())
