@@ -109,9 +109,19 @@ class EvaluationResult:
 # --- what is evaluated --------------------------------------------------------------------
 
 def is_run_folder(path: Path) -> bool:
-    """Whether ``path`` is a ganbench results folder (a run or an evaluation: it has a
-    ``config.json``), whose files are then checked rather than read as images."""
-    return path.is_dir() and (path / CONFIG_FILE).is_file()
+    """Whether ``path`` is a ganbench results folder (a run or an evaluation), whose files are
+    then checked rather than read as images: it has a ``config.json`` that ganbench wrote, or,
+    damaged, one beside a ``metrics.json`` or ``generator.pt`` (another tool's ``config.json``
+    beside sample images is not enough)."""
+    if not (path.is_dir() and (path / CONFIG_FILE).is_file()):
+        return False
+    if (path / METRICS_FILE).is_file() or (path / GENERATOR_FILE).is_file():
+        return True
+    try:
+        record = read_json(path / CONFIG_FILE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "config" in record and "digest" in record
 
 
 def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, device: torch.device) -> Samples:
@@ -148,24 +158,12 @@ def _run_folder_inside(folder: Path) -> Path | None:
     for child in sorted(os.scandir(folder), key=lambda e: e.name):
         if not child.is_dir():
             continue
-        if _written_by_ganbench(Path(child.path)):
+        if is_run_folder(Path(child.path)):
             return Path(child.path)
         for grandchild in sorted(os.scandir(child.path), key=lambda e: e.name):
-            if grandchild.is_dir() and _written_by_ganbench(Path(grandchild.path)):
+            if grandchild.is_dir() and is_run_folder(Path(grandchild.path)):
                 return Path(grandchild.path)
     return None
-
-
-def _written_by_ganbench(folder: Path) -> bool:
-    """Whether ``folder`` holds a ``config.json`` as ganbench writes it (with ``config`` and
-    ``digest``), not another tool's file of that name next to images."""
-    if not is_run_folder(folder):
-        return False
-    try:
-        record = read_json(folder / CONFIG_FILE)
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and "config" in record and "digest" in record
 
 
 def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Samples:

@@ -528,3 +528,10 @@ def test_another_tools_config_json_beside_sample_images_is_no_run_folder(tmp_pat
     (tmp_path / "samples" / "batch1" / "config.json").write_text('{"model": "stylegan2"}')
     result = invoke("evaluate", tmp_path / "samples", "--reference", "ring-8", "--out", tmp_path / "ev")
     assert result.exit_code == 2 and "holds images, but ring-8 holds vector data" in " ".join(result.stderr.split())
+
+
+def test_sample_images_beside_another_tools_config_json_are_read_as_images(tmp_path):
+    save_pngs(tmp_path / "samples", np.zeros((3, 28, 28), dtype=np.uint8))
+    (tmp_path / "samples" / "config.json").write_text('{"model": "stylegan2"}')
+    result = invoke("evaluate", tmp_path / "samples", "--reference", "ring-8", "--out", tmp_path / "ev")
+    assert result.exit_code == 2 and "holds images, but ring-8 holds vector data" in " ".join(result.stderr.split())
