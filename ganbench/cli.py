@@ -230,8 +230,8 @@ def run(
         stderr.print(f"Results in {sweep_dir}/ (tables: table-<dataset>.csv and .md)")
     for r in records:
         if r.status == "diverged":
-            stderr.print(f"[yellow]run {escape(r.config.run_id)} diverged at step {r.summary.get('diverged_at')}[/yellow]",
-                         markup=True)
+            stderr.print(f"[yellow]run {escape(r.config.run_id)} diverged at step "
+                         f"{r.summary.get('diverged_at')}[/yellow]", markup=True)
     if failed:
         stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + escape(", ".join(r.config.run_id for r in failed))
                      + " (tracebacks in their metrics.json; run again to retry them)", markup=True)

@@ -316,7 +316,8 @@ def render(tables: dict[str, pd.DataFrame], fmt: str, catalog: Any | None = None
         if fmt == "csv":
             parts.append(f"# {dataset}\n" + flat_numeric(table).to_csv())
         elif fmt == "latex":
-            parts.append(f"% {dataset}\n" + formatted(table, catalog).to_latex(caption=_latex_text(dataset), escape=True))
+            latex = formatted(table, catalog).to_latex(caption=_latex_text(dataset), escape=True)
+            parts.append(f"% {dataset}\n" + latex)
         else:
             parts.append(markdown(dataset, table, catalog))
     return "\n".join(parts)

@@ -175,7 +175,8 @@ def test_a_broken_generator_stops_with_one_line_and_records_nothing(tmp_path, fa
      "--name ' ' must be one line of visible text"),
     (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--name", "a\nb"],
      "--name 'a\\nb' must be one line of visible text"),
-    (["gen.pt", "--reference", "ring-8"], "gen.pt is a weights or pickle file; ganbench evaluate takes your network only"),
+    (["gen.pt", "--reference", "ring-8"],
+     "gen.pt is a weights or pickle file; ganbench evaluate takes your network only"),
     (["my_gans:squares", "--latent-dim", "8", "--reference", "fashion-mnist", "--eval-samples", "0"],
      "--eval-samples must be at least 2, got 0"),
 ])
@@ -189,8 +190,8 @@ def test_usage_errors_exit_2(tmp_path, user_module, args, message):
 
 def test_paths_and_names_print_as_given_not_as_rich_markup_or_emoji(tmp_path, user_module):
     out = tmp_path / "o [/x] [bold]b"
-    result = invoke("evaluate", f"{user_module}:x", "--latent-dim", 8, "--reference", "ring-8", "--metrics", "mode-coverage",
-                    "--eval-samples", 50, "--out", out)
+    result = invoke("evaluate", f"{user_module}:x", "--latent-dim", 8, "--reference", "ring-8",
+                    "--metrics", "mode-coverage", "--eval-samples", 50, "--out", out)
     assert result.exit_code == 0, result.output
     assert f"Evaluation in {out}/" in " ".join(result.stderr.split())
     missing = invoke("evaluate", "no_such_module:x", "--latent-dim", 8, "--reference", "ring-8", "--out", out)
