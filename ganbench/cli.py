@@ -57,14 +57,19 @@ Examples:
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, markup=False, emoji=False)  # paths and messages print as given: `[x]`, `:x:`
 INTERRUPTED = 130  # exit code after Ctrl-C, as shells report a SIGINT
 _format_warning = warnings.formatwarning
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _one_line_plugin_warnings(message, category, filename, lineno, line=None) -> str:
-    """Plugin warnings as one line (``Warning: ...``); other warnings as Python formats them."""
-    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning, ExecutorWarning)):
+    """Plugin warnings and ganbench's own as one line (``Warning: ...``), without the source
+    line that says nothing to a user; other libraries' warnings as Python formats them."""
+    if issubclass(category, (PluginHookWarning, PluginLoadWarning, LoggerWarning, ExecutorWarning)) or (
+            issubclass(category, UserWarning) and os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)):
         return f"Warning: {message}\n"
     return _format_warning(message, category, filename, lineno, line)
 
@@ -230,10 +235,11 @@ def run(
         stderr.print(f"Results in {sweep_dir}/ (tables: table-<dataset>.csv and .md)")
     for r in records:
         if r.status == "diverged":
-            stderr.print(f"[yellow]run {r.config.run_id} diverged at step {r.summary.get('diverged_at')}[/yellow]")
+            stderr.print(f"[yellow]run {escape(r.config.run_id)} diverged at step "
+                         f"{r.summary.get('diverged_at')}[/yellow]", markup=True)
     if failed:
-        stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + ", ".join(r.config.run_id for r in failed)
-                     + " (tracebacks in their metrics.json; run again to retry them)")
+        stderr.print(f"[red]{len(failed)} run(s) failed:[/red] " + escape(", ".join(r.config.run_id for r in failed))
+                     + " (tracebacks in their metrics.json; run again to retry them)", markup=True)
         raise typer.Exit(1)
 
 
@@ -249,6 +255,18 @@ def _writable_folder(path: Path, option: str) -> Path:
         raise UsageError(f"{option} {path} cannot be written to ({exc.strerror or exc}); "
                          "name a folder you can write to.") from None
     return path
+
+
+def _creatable_folder(path: Path, option: str) -> None:
+    """Refuse, before any work and creating nothing, an output folder that is a file, lies
+    under a file, or whose nearest existing folder cannot be written to."""
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"lies under {existing}, a file"
+        raise UsageError(f"{option} {path} {where}, not a folder; name a folder for the output.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path} cannot be written to ({existing} is not writable); "
+                         "name a folder you can write to.")
 
 
 def _check_named_weights(path: str | None) -> None:
@@ -277,7 +295,7 @@ def table(
         raise _fail(UsageError(f"no finished ganbench runs under {results_dir}."))
     catalog = build_catalog()
     for line in undeclared_value_warnings(long, catalog):
-        stderr.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
+        stderr.print(f"[yellow]warning:[/yellow] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     print(render(comparison_tables(long, catalog), fmt, catalog))
 
 
@@ -473,6 +491,7 @@ def evaluate(
     from ganbench.evaluation import EvaluationSettings, evaluate_samples
 
     try:
+        _creatable_folder(out, "--out")
         _check_named_weights(str(inception_weights) if inception_weights else None)
         settings = EvaluationSettings(
             metrics=cfg.parse_list(metrics, "metrics") if metrics is not None else None,
@@ -511,6 +530,7 @@ def stats(
     from ganbench.evaluation import write_reference_statistics
 
     try:
+        _creatable_folder(output.parent, f"-o {output}: the folder")
         _check_named_weights(str(inception_weights) if inception_weights else None)
         written = write_reference_statistics(
             reference, build_catalog(), output, features=features, eval_samples=eval_samples, device=device,

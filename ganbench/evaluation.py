@@ -16,10 +16,12 @@ import hashlib
 import importlib
 import json
 import os
+import pickle
 import re
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from ganbench.storage import (
 GENERATOR_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 RANGE_TOLERANCE = 1e-4  # generated pixels may exceed [-1, 1] by this much (float rounding)
 STATISTICS_FEATURES = ("inception", "domain")
+WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".safetensors", ".bin")  # networks, never samples
 
 
 @dataclass
@@ -106,9 +109,19 @@ class EvaluationResult:
 # --- what is evaluated --------------------------------------------------------------------
 
 def is_run_folder(path: Path) -> bool:
-    """Whether ``path`` is a ganbench results folder (a run or an evaluation: it has a
-    ``config.json``), whose files are then checked rather than read as images."""
-    return path.is_dir() and (path / CONFIG_FILE).is_file()
+    """Whether ``path`` is a ganbench results folder (a run or an evaluation), whose files are
+    then checked rather than read as images: it has a ``config.json`` that ganbench wrote, or,
+    damaged, one beside a ``metrics.json`` or ``generator.pt`` (another tool's ``config.json``
+    beside sample images is not enough)."""
+    if not (path.is_dir() and (path / CONFIG_FILE).is_file()):
+        return False
+    if (path / METRICS_FILE).is_file() or (path / GENERATOR_FILE).is_file():
+        return True
+    try:
+        record = read_json(path / CONFIG_FILE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "config" in record and "digest" in record
 
 
 def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, device: torch.device) -> Samples:
@@ -120,6 +133,15 @@ def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, devi
         return _module_samples(spec, settings.latent_dim, device)
     from ganbench.datasets.files import read_images
 
+    if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES:
+        raise UsageError(f"{path} is a weights or pickle file; ganbench evaluate takes your network only as "
+                         "module:function (a weights file does not say which network it fits, and unpickling one "
+                         "can run code): write a function that builds your generator and loads the weights, and "
+                         "pass it as module:function with --latent-dim N.")
+    if path.is_dir() and (run_dir := _run_folder_inside(path)) is not None:
+        raise UsageError(f"{path} holds ganbench run folders (such as {run_dir}), not images of samples; evaluate "
+                         "one run folder at a time (ganbench evaluate RUN_DIR), or compare runs with ganbench "
+                         "table / ganbench report.")
     decoded = read_images(path, settings.resolution)
     if decoded.skipped_files:
         print(f"warning: {decoded.skipped_files} file(s) in {path} are not images and were skipped.",
@@ -128,6 +150,20 @@ def open_samples(spec: str, catalog: Catalog, settings: EvaluationSettings, devi
                    description={"kind": "files", "path": str(path.resolve()), "content_key": decoded.content_key,
                                 "count": int(decoded.pixels.shape[0]), "recipe": decoded.recipe,
                                 "skipped_files": decoded.skipped_files})
+
+
+def _run_folder_inside(folder: Path) -> Path | None:
+    """A run or evaluation folder one or two levels below ``folder`` (a sweep or a results
+    folder, whose ``samples.png`` grids must not be read as samples), else None."""
+    for child in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not child.is_dir():
+            continue
+        if is_run_folder(Path(child.path)):
+            return Path(child.path)
+        for grandchild in sorted(os.scandir(child.path), key=lambda e: e.name):
+            if grandchild.is_dir() and is_run_folder(Path(grandchild.path)):
+                return Path(grandchild.path)
+    return None
 
 
 def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Samples:
@@ -152,17 +188,34 @@ def _run_samples(run_dir: Path, catalog: Catalog, device: torch.device) -> Sampl
         raise UsageError(f"run {run_dir.name} trained a {dataset.task} model; ganbench evaluate scores "
                          "noise-to-sample generators.")
     generator = build_models(config, catalog, build_variant(config, catalog), dataset, device).generator
-    generator.load_state_dict(torch.load(run_dir / GENERATOR_FILE, map_location=device, weights_only=True))
+    _load_weights(generator, run_dir / GENERATOR_FILE, device)
     return Samples(name=config.run_id, generator=generator, latent_dim=config.latent_dim, run_config=config,
                    data_root=Path(record["data_root"]) if record.get("data_root") else None,
                    description={"kind": "run", "path": str(run_dir.resolve()), "run_id": config.run_id,
                                 "digest": record.get("digest")})
 
 
+def _load_weights(generator: nn.Module, file: Path, device: torch.device) -> None:
+    """Load a run's generator state dict (tensors only: ``weights_only``, never arbitrary pickles)."""
+    try:
+        generator.load_state_dict(torch.load(file, map_location=device, weights_only=True))
+    except pickle.UnpicklingError:
+        raise UsageError(f"{file} is not a torch file of plain tensors (objects other than tensors are never "
+                         "unpickled); expected the state dict the run saved: restore the file, or train the run "
+                         "again (ganbench run ... --force).") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign files fail in many ways: name it in one line
+        detail = (str(exc).strip().splitlines() or ["the file ends early"])[-1].strip()
+        raise UsageError(f"{file} cannot be loaded as the run's generator weights ({type(exc).__name__}: "
+                         f"{detail}); expected the state dict the run saved: restore the file, or train the "
+                         "run again (ganbench run ... --force).") from None
+
+
 def _module_samples(spec: str, latent_dim: int | None, device: torch.device) -> Samples:
     module_name, attribute = spec.split(":")
     if latent_dim is None:
         raise UsageError(f"the generator {spec} needs --latent-dim: the size of the noise vectors it takes.")
+    if latent_dim < 1:
+        raise UsageError(f"--latent-dim must be at least 1 (the size of the noise vectors), got {latent_dim}.")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -267,7 +320,8 @@ def _check_samples(samples: Tensor, expected_count: int, reference: Reference, s
     if shape and tuple(samples.shape[1:]) != shape:
         raise UsageError(f"{source} gives samples of shape {tuple(samples.shape[1:])}, but the reference "
                          f"{reference.name} has {shape}; "
-                         + ("pass --resolution to resize the images." if image else "compare like with like."))
+                         + (_image_remedy(tuple(samples.shape[1:]), shape, "its output") if image
+                            else "compare like with like."))
     if not torch.isfinite(samples).all():
         raise UsageError(f"{source} produced NaN or infinite values.")
     if image:
@@ -275,6 +329,20 @@ def _check_samples(samples: Tensor, expected_count: int, reference: Reference, s
         if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
             raise UsageError(f"{source} gives pixel values in [{low:.3g}, {high:.3g}]; expected images in "
                              "[-1, 1] (a tanh output). Rescale them (2x - 1 for [0, 1]).")
+        if low >= 0:  # a tanh generator all but never gives no negative pixel in thousands of images
+            warnings.warn(f"{source} gave no negative pixel value in {samples.shape[0]} images (all in "
+                          f"[{low:.3g}, {high:.3g}]): if it ends in a sigmoid (images in [0, 1]), return 2x - 1; "
+                          "ganbench reads [-1, 1], so these are scored as mid-grey to white images.", stacklevel=2)
+
+
+def _image_remedy(given: tuple[int, ...], expected: tuple[int, ...], what: str) -> str:
+    """What to do about images of shape ``given`` (C, H, W) where ``expected`` is needed."""
+    if given[0] != expected[0]:
+        colour = {1: "grey", 3: "RGB"}
+        return (f"convert {what} to {colour.get(expected[0], f'{expected[0]} channels')} "
+                f"({expected[0]} channel(s), not {given[0]}).")
+    return f"pass --resolution {expected[-1]} to resize {what}." if expected[-1] == expected[-2] else \
+        f"make {what} {expected[-1]}x{expected[-2]}."
 
 
 def _sample_count(samples: Samples, reference: Reference, requested: int | None, spec: str) -> int:
@@ -293,8 +361,8 @@ def _sample_count(samples: Samples, reference: Reference, requested: int | None,
         expected = tuple(reference.dataset.shape)
         if expected and tuple(samples.images.shape[1:]) != expected:
             raise UsageError(f"{spec} holds images of shape {tuple(samples.images.shape[1:])}, but the "
-                             f"reference {reference.name} has {expected}; pass --resolution to resize them "
-                             "(the channels must match).")
+                             f"reference {reference.name} has {expected}; "
+                             + _image_remedy(tuple(samples.images.shape[1:]), expected, "them"))
     if count < 2:
         raise UsageError(f"--eval-samples must be at least 2, got {count}.")
     return count
@@ -310,6 +378,12 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
     :raises UsageError: bad input (exit 2); :raises GanbenchError: a failure at run time (exit 1).
     """
     started = time.perf_counter()
+    if settings.name is not None and (not settings.name.strip() or not settings.name.isprintable()):
+        raise UsageError(f"--name {settings.name!r} must be one line of visible text: the row label in tables "
+                         "and reports; leave it out to name the evaluation after SAMPLES.")
+    if settings.eval_samples is not None and settings.eval_samples < 2:
+        raise UsageError(f"--eval-samples must be at least 2, got {settings.eval_samples}; leave it out to score "
+                         "all the given images (a generator: the run's count, else 10,000).")
     TrainSettings(device=settings.device, fid_pipeline=settings.fid_pipeline).validate()
     device = torch.device(resolve_device(settings.device))
     samples = open_samples(samples_spec, catalog, settings, device)
@@ -337,7 +411,7 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
         options=options, samples=samples.images, reference_statistics=reference.statistics)
     _generate(context, samples, reference, samples_spec)
 
-    name = settings.name or samples.name
+    name = settings.name.strip() if settings.name is not None else samples.name
     config = {"variant": f"{name} (evaluated)", "dataset": reference.name, "seed": seed, "metrics": metrics,
               "eval_samples": eval_samples, "latent_dim": samples.latent_dim or None,
               "fid_pipeline": options.fid_pipeline, "inception_weights": options.inception_weights,
@@ -357,12 +431,16 @@ def evaluate_samples(samples_spec: str, reference_spec: str | None, catalog: Cat
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": {"samples": samples.description, "reference": reference.description},
     }
-    if folder.exists():
-        shutil.rmtree(folder)  # the same evaluation again: replace it
-    write_json(folder / CONFIG_FILE, {"run_id": evaluation_id, "kind": EVALUATION_KIND, "digest": digest,
-                                      "config": config, "environment": environment(),
-                                      "command": settings.command})
-    write_json(folder / METRICS_FILE, summary)  # last: marks the evaluation as done
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)  # the same evaluation again: replace it
+        write_json(folder / CONFIG_FILE, {"run_id": evaluation_id, "kind": EVALUATION_KIND, "digest": digest,
+                                          "config": config, "environment": environment(),
+                                          "command": settings.command})
+        write_json(folder / METRICS_FILE, summary)  # last: marks the evaluation as done
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile
+        raise GanbenchError(f"cannot write the evaluation folder {folder} ({exc.strerror or exc}); free space "
+                            "or name another --out, and evaluate again.") from None
     return EvaluationResult(folder, summary)
 
 
@@ -420,7 +498,11 @@ def write_reference_statistics(reference_spec: str, catalog: Catalog, path: Path
         raise UsageError(f"cannot compute {features} features: {exc}.") from None
     real = real_features(context, extractor)
     statistics = GaussianStatistics(real["mu"].numpy(), real["sigma"].numpy(), int(real["count"]))
-    save_statistics(path, statistics, extractor, reference.name)
+    try:
+        save_statistics(path, statistics, extractor, reference.name)
+    except OSError as exc:
+        raise GanbenchError(f"cannot write {path} ({exc.strerror or exc}); name a file in a folder you can "
+                            "write to.") from None
     return {"path": str(path), "features": extractor.name, "count": statistics.count,
             "dimension": int(statistics.mu.shape[0]), "reference": reference.name,
             "cached_features": real["path"]}

@@ -29,7 +29,7 @@ from ganbench.runner import run_one
 from ganbench.seeding import torch_threads
 from ganbench.storage import (
     CONFIG_FILE, DONE_STATUSES, EVALUATIONS_FILE, HISTORY_FILE, METRICS_FILE, WEIGHT_FILES, DamagedRun,
-    damaged_files, read_json, read_run,
+    damaged_files, is_evaluation, read_json, read_run,
 )
 
 CUDA_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
@@ -149,6 +149,9 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
 def _load_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``config.json`` and ``metrics.json`` of a completed run, or a :class:`UsageError`."""
     missing = [name for name in (CONFIG_FILE, METRICS_FILE, HISTORY_FILE) if not (run_dir / name).is_file()]
+    if missing == [HISTORY_FILE] and _is_evaluation_folder(run_dir):
+        raise UsageError(f"{run_dir} is an evaluation (ganbench evaluate), not a trained run: nothing was trained "
+                         f"to re-run; run the command recorded in its {CONFIG_FILE} again to score the samples anew.")
     if missing:
         runs = sorted(p.parent.name for p in run_dir.glob(f"*/{CONFIG_FILE}")) if run_dir.is_dir() else []
         hint = (f"it holds run folders ({', '.join(runs[:3])}{', ...' if len(runs) > 3 else ''}); pass one of them"
@@ -170,6 +173,15 @@ def _load_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except DamagedRun as exc:
         raise UsageError(f"{run_dir} is not a usable ganbench run: {exc}.") from None
     return record, summary
+
+
+def _is_evaluation_folder(run_dir: Path) -> bool:
+    """Whether ``run_dir``'s ``config.json`` is an evaluation's (False when unreadable)."""
+    try:
+        record = read_json(run_dir / CONFIG_FILE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and is_evaluation(record)
 
 
 _KIND_REGISTRIES = {"variant": "variants", "dataset": "datasets", "architecture": "architectures",

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.catalog import Catalog
@@ -592,7 +593,7 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, got {retries}.")
     runs = list(runs)
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, markup=False, emoji=False)  # paths print as given
     executor = executor or make_executor(catalog, DEFAULT_EXECUTOR)
     records: dict[str, RunRecord] = {}
     pending: list[RunTask] = []
@@ -603,8 +604,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
         if done is not None:
             records[config.run_id] = RunRecord(config, run_dir, "skipped", done.summary)
             for change in plugin_changes(done.record.get("plugins") or {}, plugin_records(config, catalog)):
-                console.print(f"[yellow]warning:[/yellow] run {config.run_id} is kept, but {change}; "
-                              "--force redoes it", highlight=False, soft_wrap=True)
+                console.print(f"[yellow]warning:[/yellow] {escape(f'run {config.run_id} is kept, but {change}; ')}"
+                              "--force redoes it", markup=True, highlight=False, soft_wrap=True)
         else:
             pending.append(RunTask(config, run_dir, data_root, list(sys.argv), seen=seen, loggers=tuple(loggers),
                                    stop_rule=(stop_rules or {}).get(config.run_id)))
@@ -630,8 +631,8 @@ def run_sweep(runs: Iterable[RunConfig], catalog: Catalog, sweep_dir: Path, *,
                 if record.status == "failed":
                     failed.append(by_id[record.config.run_id])
                     last_line = ((record.error or "").strip().splitlines() or ["unknown error"])[-1]
-                    console.print(f"[red]run {record.config.run_id} failed{'' if final else ' (will retry)'}:"
-                                  f"[/red] {last_line}", highlight=False)
+                    console.print(f"[red]run {escape(record.config.run_id)} failed{'' if final else ' (will retry)'}:"
+                                  f"[/red] {escape(last_line)}", markup=True, highlight=False)
                 if final:
                     display.finished(record)
             pending = failed

@@ -251,7 +251,7 @@ def run_search(search: CheckedSearch, catalog: Catalog, sweep_dir: Path, *,
     executor = executor or make_executor(catalog, DEFAULT_EXECUTOR)
     with opened(executor, catalog):  # open once for every wave of trials and the final runs (Ray starts once, not per wave)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        console = console or Console(stderr=True)
+        console = console or Console(stderr=True, markup=False, emoji=False)  # names print as given
         direction = "maximize" if higher else "minimize"
         studies = []
         for run in base_runs:

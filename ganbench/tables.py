@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ganbench.fast import ComputeMode
+from ganbench.markdown import escape_table_cell
 from ganbench.plugins import plugin_source
 from ganbench.storage import RunFolder, atomic_path, is_evaluation, scan_runs, slug
 from ganbench.values import SECTIONS, ValueInfo, unknown_value
@@ -238,7 +239,7 @@ def markdown(dataset: str, table: pd.DataFrame, catalog: Any | None = None) -> s
     shown = formatted(table, catalog)
     info = value_info(catalog)
     metrics = [m for m in dict.fromkeys(table.columns.get_level_values(0)) if m != "seeds"]
-    text = f"## {dataset}\n"
+    text = f"## {escape_table_cell(dataset)}\n"
     for section in SECTIONS:
         keys = [m for m in metrics if info.get(m, unknown_value(m)).section == section
                 and (m not in info or info[m].higher_is_better is not None)]  # undeclared: unranked
@@ -247,11 +248,15 @@ def markdown(dataset: str, table: pd.DataFrame, catalog: Any | None = None) -> s
         columns = ["seeds"] + [shown.columns[metrics.index(m) + 1] for m in keys]
         text += f"\n### {section}\n\n"
         if section == "cost" and table.attrs.get("cost_note"):
-            text += f"Note: {table.attrs['cost_note']}\n\n"
-        text += shown[columns].to_markdown() + "\n"
+            text += f"Note: {escape_table_cell(table.attrs['cost_note'])}\n\n"
+        part = shown[columns]  # names and labels from results and plugins: no `|` or HTML gets through
+        part = part.map(lambda cell: escape_table_cell(cell) if isinstance(cell, str) else cell)
+        part.index = part.index.map(escape_table_cell).rename(part.index.name)
+        part.columns = [escape_table_cell(column) for column in part.columns]
+        text += part.to_markdown() + "\n"
     notes = table.attrs.get("notes", [])
     if notes:
-        text += "\nNot computed:\n" + "".join(f"- {line}\n" for line in notes)
+        text += "\nNot computed:\n" + "".join(f"- {escape_table_cell(line)}\n" for line in notes)
     return text
 
 
@@ -288,6 +293,15 @@ def flat_numeric(table: pd.DataFrame) -> pd.DataFrame:
     return flat
 
 
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_text(text: str) -> str:
+    """``text`` as LaTeX text that prints literally (as pandas' ``escape=True`` does for cells)."""
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+
+
 def render(tables: dict[str, pd.DataFrame], fmt: str, catalog: Any | None = None) -> str:
     """All tables in one of ``md``, ``csv``, ``json`` or ``latex``."""
     if fmt == "json":
@@ -302,7 +316,8 @@ def render(tables: dict[str, pd.DataFrame], fmt: str, catalog: Any | None = None
         if fmt == "csv":
             parts.append(f"# {dataset}\n" + flat_numeric(table).to_csv())
         elif fmt == "latex":
-            parts.append(f"% {dataset}\n" + formatted(table, catalog).to_latex(caption=dataset))
+            latex = formatted(table, catalog).to_latex(caption=_latex_text(dataset), escape=True)
+            parts.append(f"% {dataset}\n" + latex)
         else:
             parts.append(markdown(dataset, table, catalog))
     return "\n".join(parts)

@@ -303,3 +303,15 @@ def test_list_reports_a_name_conflict_without_a_traceback(clashing_plugin):
     result = CliRunner().invoke(app, ["list", "variants"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "'wgan' is registered twice" in result.output and "clashing-plugin" in result.output
+
+
+def test_ganbench_warnings_print_as_one_line_and_other_libraries_as_python_does():
+    import warnings
+    from pathlib import Path
+
+    import ganbench.cli  # noqa: F401 - installs the formatter
+
+    inside = str(Path(ganbench.__file__).parent / "metrics" / "domain.py")
+    assert warnings.formatwarning("few samples", UserWarning, inside, 51, "x = f()") == "Warning: few samples\n"
+    outside = warnings.formatwarning("other", UserWarning, "/usr/lib/python3/x.py", 3, "y = g()")
+    assert outside.startswith("/usr/lib/python3/x.py:3: UserWarning: other") and "y = g()" in outside

@@ -3,8 +3,10 @@ metrics and caches as trained runs, shown beside them; statistics files in pytor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -86,6 +88,15 @@ GENERATORS = textwrap.dedent("""
     def wrong_shape():
         return nn.Linear(8, 10)
 
+    def x():
+        return nn.Linear(8, 2)
+
+    def sigmoid():
+        class Sigmoid(nn.Module):
+            def forward(self, z):
+                return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 28, 28))
+        return Sigmoid()
+
     def zero_to_255():
         class Bytes(nn.Module):
             def forward(self, z):
@@ -159,11 +170,33 @@ def test_a_broken_generator_stops_with_one_line_and_records_nothing(tmp_path, fa
      "metric 'volatility' needs a training history"),
     (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--metrics", "fid"],
      "metric 'fid' does not apply to the reference ring-8"),
+    (["my_gans:squares", "--latent-dim", "0", "--reference", "fashion-mnist"], "--latent-dim must be at least 1"),
+    (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--name", " "],
+     "--name ' ' must be one line of visible text"),
+    (["my_gans:squares", "--latent-dim", "8", "--reference", "ring-8", "--name", "a\nb"],
+     "--name 'a\\nb' must be one line of visible text"),
+    (["gen.pt", "--reference", "ring-8"],
+     "gen.pt is a weights or pickle file; ganbench evaluate takes your network only"),
+    (["my_gans:squares", "--latent-dim", "8", "--reference", "fashion-mnist", "--eval-samples", "0"],
+     "--eval-samples must be at least 2, got 0"),
 ])
 def test_usage_errors_exit_2(tmp_path, user_module, args, message):
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "gen.pt")  # user_module runs in tmp_path
     result = invoke("evaluate", *args, "--out", tmp_path / "evaluations")
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
+
+def test_paths_and_names_print_as_given_not_as_rich_markup_or_emoji(tmp_path, user_module):
+    out = tmp_path / "o [/x] [bold]b"
+    result = invoke("evaluate", f"{user_module}:x", "--latent-dim", 8, "--reference", "ring-8",
+                    "--metrics", "mode-coverage", "--eval-samples", 50, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"Evaluation in {out}/" in " ".join(result.stderr.split())
+    missing = invoke("evaluate", "no_such_module:x", "--latent-dim", 8, "--reference", "ring-8", "--out", out)
+    assert missing.exit_code == 2
+    assert "for the generator no_such_module:x: No module" in " ".join(missing.stderr.split())
 
 
 # --- statistics files ---------------------------------------------------------------------------
@@ -285,6 +318,23 @@ def test_a_file_that_is_not_statistics_is_refused(tmp_path, user_module):
     assert "has no mu or sigma: a statistics file holds 'mu' and 'sigma'" in " ".join(result.stderr.split())
 
 
+
+@pytest.mark.parametrize("contents, message", [
+    ({"mu": np.array(["a"]), "sigma": np.array(["b"])}, "'mu' and 'sigma' must hold real numbers, got dtypes <U1"),
+    ({"mu": np.zeros(2, dtype=complex), "sigma": np.eye(2, dtype=complex)}, "real numbers, got dtypes complex128"),
+    ({"mu": np.zeros(2), "sigma": np.eye(2), "features": np.array("{bad json")}, "'features' must be a JSON object"),
+    ({"mu": np.zeros(2), "sigma": np.eye(2), "features": np.array("[1, 2]")}, "must be a JSON object, as ganbench"),
+    ({"mu": np.zeros(2), "sigma": np.eye(2), "count": np.array("many")}, "'count' an integer"),
+])
+def test_a_statistics_file_with_values_of_the_wrong_type_exits_2(tmp_path, user_module, contents, message):
+    bad = tmp_path / "stats.npz"
+    np.savez(bad, **contents)
+    result = invoke("evaluate", f"{user_module}:squares", "--latent-dim", 8, "--reference", bad,
+                    "--out", tmp_path / "evaluations")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
 # --- folders and arrays of samples ------------------------------------------------------------
 
 def save_pngs(folder, pixels: np.ndarray, labels=None) -> None:
@@ -382,6 +432,10 @@ def mixed_sizes(folder):
      "expected N×H×W"),
     (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 3, 32, 32), np.uint8)) or d.with_suffix(".npy"),
      "holds images of shape (3, 32, 32), but the reference fashion-mnist has (1, 28, 28)"),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 3, 28, 28), np.uint8)) or d.with_suffix(".npy"),
+     "has (1, 28, 28); convert them to grey (1 channel(s), not 3)."),
+    (lambda d: np.save(d.with_suffix(".npy"), np.zeros((4, 1, 32, 32), np.uint8)) or d.with_suffix(".npy"),
+     "has (1, 28, 28); pass --resolution 28 to resize them."),
 ])
 def test_bad_sample_files_exit_2_with_one_line_and_record_nothing(tmp_path, fashion_root, make, message):
     samples = make(tmp_path / "samples")
@@ -405,3 +459,80 @@ def test_a_damaged_run_or_an_evaluation_folder_is_not_evaluated(tmp_path):
     result = invoke("evaluate", run_dir, "--out", tmp_path / "again")
     assert result.exit_code == 2 and "generator.pt" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
+
+
+class _Planted:
+    """An object whose unpickling would run code: a run folder's weights must never unpickle it."""
+
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+@pytest.mark.parametrize("replace, message", [
+    (lambda f: f.write_bytes(f.read_bytes()[:300]), "cannot be loaded as the run's generator weights"),
+    (lambda f: f.write_bytes(b"not a torch file"), "is not a torch file of plain tensors"),
+    (lambda f: torch.save({"x": _Planted()}, f), "is not a torch file of plain tensors"),
+    (lambda f: torch.save({"foo": torch.zeros(3)}, f), 'Unexpected key(s) in state_dict: "foo"'),
+])
+def test_weights_replaced_with_a_matching_record_exit_2_and_are_never_unpickled(tmp_path, capsys, replace, message):
+    """Weights swapped together with their recorded hash pass the folder's checks; loading them names the file."""
+    run_dir, summary = tiny_run(tmp_path, "gaussian-1d", ("w1",))
+    weights = run_dir / "generator.pt"
+    replace(weights)
+    summary["files"]["generator.pt"] = {"bytes": weights.stat().st_size,
+                                        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    (run_dir / METRICS_FILE).write_text(json.dumps(summary))
+    result = invoke("evaluate", run_dir, "--out", tmp_path / "again")
+    assert result.exit_code == 2, result.output
+    assert f"{weights} " in " ".join(result.stderr.split()) and message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and "unpickled!" not in result.output + capsys.readouterr().out
+    assert not (tmp_path / "again").exists()
+
+
+def test_an_output_folder_that_is_a_file_exits_2_before_any_work(tmp_path, user_module):
+    (tmp_path / "a-file").write_text("x")
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "sub"):
+        result = invoke("evaluate", f"{user_module}:x", "--latent-dim", 8, "--reference", "ring-8",
+                        "--metrics", "mode-coverage", "--eval-samples", 50, "--out", out)
+        assert result.exit_code == 2, result.output
+        assert "a file, not a folder; name a folder for the output." in " ".join(result.stderr.split())
+    result = invoke("stats", "ring-8", "-o", tmp_path / "a-file" / "stats.npz")
+    assert result.exit_code == 2 and "the folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_sweep_or_results_folder_is_not_read_as_images(tmp_path):
+    """Its run folders' samples.png grids are no samples: evaluating them would score pictures of plots."""
+    run_dir, _summary = tiny_run(tmp_path, "gaussian-1d", ("w1",))
+    for folder in (run_dir.parent, run_dir.parent.parent):  # the sweep, the results folder
+        result = invoke("evaluate", folder, "--reference", "ring-8", "--resolution", 28, "--out", tmp_path / "ev")
+        assert result.exit_code == 2, result.output
+        assert f"holds ganbench run folders (such as {run_dir})" in " ".join(result.stderr.split())
+
+
+def test_a_generator_of_images_in_0_1_is_warned_about(tmp_path, fashion_root, user_module):
+    with pytest.warns(UserWarning, match=r"my_gans:sigmoid gave no negative pixel value in 60 images .*return 2x - 1"):
+        result = invoke("evaluate", f"{user_module}:sigmoid", "--latent-dim", 8, "--reference", "fashion-mnist",
+                        "--data-root", fashion_root, "--metrics", "domain-fid", "--eval-samples", 60,
+                        "--out", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    with warnings.catch_warnings(record=True) as caught:  # a tanh generator (negative pixels): no such warning
+        warnings.simplefilter("always")
+        result = invoke("evaluate", f"{user_module}:squares", "--latent-dim", 8, "--reference", "fashion-mnist",
+                        "--data-root", fashion_root, "--metrics", "domain-fid", "--eval-samples", 60,
+                        "--out", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    assert not [w for w in caught if "no negative pixel" in str(w.message)]
+
+
+def test_another_tools_config_json_beside_sample_images_is_no_run_folder(tmp_path):
+    save_pngs(tmp_path / "samples" / "batch1", np.zeros((3, 28, 28), dtype=np.uint8))
+    (tmp_path / "samples" / "batch1" / "config.json").write_text('{"model": "stylegan2"}')
+    result = invoke("evaluate", tmp_path / "samples", "--reference", "ring-8", "--out", tmp_path / "ev")
+    assert result.exit_code == 2 and "holds images, but ring-8 holds vector data" in " ".join(result.stderr.split())
+
+
+def test_sample_images_beside_another_tools_config_json_are_read_as_images(tmp_path):
+    save_pngs(tmp_path / "samples", np.zeros((3, 28, 28), dtype=np.uint8))
+    (tmp_path / "samples" / "config.json").write_text('{"model": "stylegan2"}')
+    result = invoke("evaluate", tmp_path / "samples", "--reference", "ring-8", "--out", tmp_path / "ev")
+    assert result.exit_code == 2 and "holds images, but ring-8 holds vector data" in " ".join(result.stderr.split())

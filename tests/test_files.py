@@ -153,3 +153,62 @@ def test_missing_path_and_other_files_are_usage_errors(tmp_path):
     (tmp_path / "x.csv").write_text("1,2")
     with pytest.raises(UsageError, match="neither a folder"):
         read_images(tmp_path / "x.csv")
+
+
+def test_sixteen_bit_grey_images_are_scaled_to_eight_bits_not_clipped(tmp_path):
+    wide = np.array([[0, 257, 32768, 65535]], dtype=np.uint16)
+    Image.fromarray(wide).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    decoded = read_images(tmp_path)
+    assert tuple(decoded.pixels.shape) == (1, 1, 1, 4), "16-bit grey is grey"
+    assert decoded.pixels[0, 0, 0].tolist() == [0, 1, 128, 255]
+
+
+@pytest.mark.parametrize("array, mode", [
+    (np.array([[0, 70000]], dtype=np.int32), "mode I"),
+    (np.array([[0.0, 0.5]], dtype=np.float32), "mode F"),
+])
+def test_images_of_32_bit_pixels_are_refused_not_clipped(tmp_path, array, mode):
+    Image.fromarray(array).save(tmp_path / "deep.tiff")
+    with pytest.raises(UsageError, match=f"deep.tiff has 32-bit .* pixels \\(PIL {mode}\\).*8-bit or 16-bit"):
+        read_images(tmp_path)
+
+
+@pytest.mark.parametrize("link", ["sub/loop", "self"])
+def test_a_symbolic_link_looping_back_is_refused_naming_it(tmp_path, link):
+    write_png(tmp_path / "data" / "sub" / "a.png", grey(1))
+    os.symlink(tmp_path / "data", tmp_path / "data" / link)
+    with pytest.raises(UsageError, match=f"data/{link} is a symbolic link to .*remove the link"):
+        read_images(tmp_path / "data")
+
+
+def test_a_symbolic_link_to_a_folder_elsewhere_is_followed(tmp_path):
+    write_png(tmp_path / "elsewhere" / "a.png", grey(3))
+    (tmp_path / "data").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "data" / "cls")
+    assert read_images(tmp_path / "data").class_names == ["cls"]
+
+
+def test_a_dangling_link_and_an_oversized_image_are_named(tmp_path, monkeypatch):
+    (tmp_path / "dangling").mkdir()
+    os.symlink(tmp_path / "nowhere.png", tmp_path / "dangling" / "gone.png")
+    with pytest.raises(UsageError, match="gone.png cannot be read"):
+        read_images(tmp_path / "dangling")
+    write_png(tmp_path / "huge" / "big.png", grey(0, (64, 64)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses images over twice this
+    with pytest.raises(UsageError, match="big.png cannot be read \\(DecompressionBombError"):
+        read_images(tmp_path / "huge")
+
+
+def test_array_labels_with_gaps_are_the_classes_present_and_huge_ones_do_not_hang(tmp_path):
+    images = np.zeros((4, 5, 5), dtype=np.uint8)
+    np.savez(tmp_path / "gaps.npz", images=images, labels=np.array([5, 0, 5, 2**40]))
+    decoded = read_images(tmp_path / "gaps.npz")
+    assert decoded.class_names == ["0", "5", str(2**40)], "no empty classes 1-4 (nor 2**40 of them)"
+    assert decoded.labels.tolist() == [1, 0, 1, 2]
+
+
+def test_a_path_cut_at_a_comma_names_the_folder_it_was_cut_from(tmp_path):
+    write_png(tmp_path / "faces, cropped" / "a.png", grey(1))
+    with pytest.raises(UsageError, match=r"faces does not exist; .* Did you mean '.*faces, cropped'\? A comma"):
+        read_images(tmp_path / "faces")

@@ -24,7 +24,7 @@ from ganbench.cli import add_plugin_commands, app
 from ganbench.errors import UsageError
 from ganbench.executors import Executor
 from ganbench.plugins import PluginHookWarning, build_catalog, get_plugin_manager
-from ganbench.report.markdown import code_fence, code_span, escape_markdown
+from ganbench.markdown import code_fence, code_span, escape_markdown
 from ganbench.variants.vanilla import Vanilla
 
 TINY = ["--variants", "vanilla", "--datasets", "ring-8", "--steps", "3", "--eval-samples", "100", "--quiet"]

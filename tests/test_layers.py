@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "ganbench.lazy": 1,
     "ganbench.checkpoints": 1,
     "ganbench.fast": 1,
+    "ganbench.markdown": 1,
     # 2. the kinds of things plugins provide, and the catalog of them
     "ganbench.datasets": 2, "ganbench.variants": 2, "ganbench.architectures": 2,
     "ganbench.features": 2, "ganbench.metrics": 2, "ganbench.loggers": 2, "ganbench.catalog": 2,

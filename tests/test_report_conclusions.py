@@ -48,14 +48,14 @@ def catalog():
 
 
 def write_run(root: Path, variant: str, seed: int, *, timings: dict | None = None, metrics: dict | None = None,
-              environment: dict | None = None, sweep: str = "sweep") -> None:
+              environment: dict | None = None, sweep: str = "sweep", command: list[str] | None = None) -> None:
     run_id = f"{variant}_ring-8_seed{seed}_{sweep}"
     run_dir = root / sweep / run_id
     config = {"variant": variant, "dataset": "ring-8", "seed": seed, "arch": "mlp", "steps": 10,
               "batch_size": 32, "latent_dim": 4, "device": "cpu", "variant_params": {}}
     write_json(run_dir / CONFIG_FILE, {"run_id": run_id, "digest": f"{seed:016d}", "config": config,
                                        "environment": {**ENVIRONMENT, **(environment or {})},
-                                       "command": ["ganbench", "run"]})
+                                       "command": command or ["ganbench", "run"]})
     base_timings = {"steps_per_s": 10.0 + seed, "wall_clock_s": 5.0, "cpu_time_s": 9.0,
                     "setup_time_s": 0.0, "penalty_time_s": None, "gp_share": None}
     for name in REQUIRED_FILES:  # a finished run has its history and weights (placeholders here)
@@ -175,3 +175,12 @@ def test_the_example_plugins_metric_appears_in_the_conclusions(tmp_path):
     text = report_markdown(tmp_path, tmp_path / "report", catalog)
     assert ("Best sliced W1 (lower is better): wgan-lp (0.21; others: wgan-gp 0.51) "
             "(significantly better than every other variant, Welch p &lt; 0.05).") in section(text, "What this sweep says")
+
+
+def test_the_commands_shown_are_shell_quoted_so_they_run_again(tmp_path, catalog):
+    command = ["ganbench", "run", "--datasets", "folder:my faces", "--out", "a|b<c"]
+    write_run(tmp_path, "vanilla", 0, command=command)
+    text = report_markdown(tmp_path, tmp_path / "report", catalog)
+    assert "\nganbench run --datasets 'folder:my faces' --out 'a|b<c'\n" in text
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "ganbench run --datasets &#39;folder:my faces&#39; --out &#39;a|b&lt;c&#39;" in html

@@ -139,6 +139,18 @@ def test_a_folder_that_is_not_a_run_exits_2(tmp_path):
     assert "is not a completed ganbench run" in message and "config.json" in message
 
 
+def test_an_evaluation_folder_is_named_as_one(tmp_path):
+    folder = tmp_path / "my-gan_ring-8_12345678"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"run_id": folder.name, "kind": "evaluation", "digest": "x",
+                                                    "config": {}}))
+    (folder / "metrics.json").write_text(json.dumps({"run_id": folder.name, "kind": "evaluation",
+                                                     "status": "finished"}))
+    cli = invoke("reproduce", str(folder))
+    assert cli.exit_code == 2
+    assert "is an evaluation (ganbench evaluate), not a trained run" in " ".join(cli.stderr.split())
+
+
 def test_a_cuda_run_without_cuda_says_so(run_dir, catalog, monkeypatch):
     def on_cuda(record):
         config = RunConfig.from_dict({**record["config"], "device": "cuda"})

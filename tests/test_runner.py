@@ -106,6 +106,19 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, catalog, monk
     assert [r.status for r in retried] == ["skipped", "finished", "skipped"]
 
 
+
+def test_a_failure_message_with_brackets_is_printed_as_it_is(tmp_path, catalog, monkeypatch, capsys):
+    """An error text is not read as rich markup: `[/x]` once crashed the sweep after the run failed."""
+    import ganbench.runner as runner
+
+    def broken(config, *args, **kwargs):
+        raise ValueError("expected shape [/x] :x:")
+
+    monkeypatch.setattr(runner, "train", broken)
+    [record] = run_sweep(plan(catalog, ["vanilla"], steps=2), catalog, tmp_path / "out [/y]", quiet=True)
+    assert record.status == "failed"
+    assert "failed: ValueError: expected shape [/x] :x:" in " ".join(capsys.readouterr().err.split())
+
 def test_a_run_killed_half_way_is_redone(tmp_path):
     """SIGKILL a real `ganbench run` in the middle of a run; nothing half-written reads as done."""
     out = tmp_path / "results"

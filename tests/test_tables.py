@@ -40,3 +40,26 @@ def test_two_sweeps_with_different_settings_stay_apart_in_tables_and_reports(tmp
     assert list(table[("seeds", "count")]) == [2, 2]  # two seeds each, not four of one "vanilla"
     assert sorted({run.variant for run in load_runs(tmp_path / "results")}) == [
         "vanilla [steps=10]", "vanilla [steps=20]"]
+
+
+def test_names_from_results_cannot_break_markdown_or_latex_tables(tmp_path, monkeypatch):
+    """An evaluation's free-text --name reaches every table: no `|`, HTML or LaTeX specials get through raw."""
+    from ganbench.evaluation import EvaluationSettings, evaluate_samples
+    from ganbench.tables import render
+
+    (tmp_path / "gens.py").write_text("from torch import nn\ndef ring():\n    return nn.Linear(8, 2)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    catalog = build_catalog(create_plugin_manager(load_entry_points=False))
+    evaluate_samples("gens:ring", "ring-8", catalog, tmp_path / "results", EvaluationSettings(
+        name="<script>x</script> | my_gan 100%", latent_dim=8, eval_samples=50, metrics=["mode-coverage"],
+        device="cpu"))
+    tables = comparison_tables(load_results(tmp_path / "results"), catalog)
+    markdown = render(tables, "md", catalog)
+    row = next(line for line in markdown.splitlines() if "my_gan" in line)
+    assert row.startswith("| &lt;script&gt;x&lt;/script&gt; \\| my_gan 100% (evaluated) |")
+    header = next(line for line in markdown.splitlines() if line.startswith("| variant") and "modes" in line)
+    assert row.count(" | ") == header.count(" | "), "as many cells as the header"
+    assert "<script>" not in markdown
+    latex = render(tables, "latex", catalog)
+    assert r"| my\_gan 100\% (evaluated) &" in latex

@@ -7,9 +7,14 @@ under ``cache_dir()/decoded/``; later calls with the same files and recipe read 
   (torchvision's ``ImageFolder`` convention: sorted names, label = index) and images lying
   directly in the folder are an error; otherwise the data are unlabelled. Files whose
   extension PIL does not read are skipped and counted; an image file that does not decode
-  stops the read, naming it.
+  stops the read, naming it, and so does a symbolic link that loops back to a folder above it.
+- 16-bit grey images are scaled to 8 bits (``round(v * 255 / 65535)``); 32-bit integer or
+  floating-point images (PIL modes ``I``, ``F``) have no fixed range and are refused. An
+  alpha channel is dropped (PIL's ``convert("RGB")``, as torchvision's ``ImageFolder`` does).
 - An array is uint8, N×H×W (grey), N×H×W×C or N×C×H×W with C = 1 or 3. A ``.npz`` holds it
-  as ``images`` (or as its only array besides ``labels``) and may hold int ``labels``.
+  as ``images`` (or as its only array besides ``labels``) and may hold int ``labels``: the
+  classes are the label values present, in increasing order, each named by its value (labels
+  0 and 5 make two classes, ``"0"`` and ``"5"``), as a folder's empty class folders are no class.
 - Grey or RGB comes from the data: grey when every image is grey, RGB otherwise.
 - Resizing (:data:`RESIZE_RECIPE`, clean-fid's advice): centre crop to a square, then PIL's
   bicubic resize, which antialiases when it shrinks. Without a resolution, images keep their
@@ -47,8 +52,11 @@ if TYPE_CHECKING:
 RESIZE_RECIPE = "centre crop to square, PIL bicubic with antialias"
 NATIVE_RECIPE = "none: images kept at their own size"
 ARRAY_SUFFIXES = (".npy", ".npz")
-CACHE_FORMAT = 1  # bump when the cached layout or decoding changes
-GREY_MODES = frozenset({"1", "L", "LA"})
+CACHE_FORMAT = 3  # bump when the cached layout or decoding changes
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})  # 16-bit grey (PNG, TIFF)
+GREY_MODES = frozenset({"1", "L", "LA"}) | SIXTEEN_BIT_MODES
+UNREADABLE_MODES = {"I": "32-bit integer", "F": "32-bit floating-point"}  # no fixed 0..255 meaning
+IMAGE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,21 @@ def read_images(path: Path, resolution: int | None = None) -> DecodedImages:
         return _read_array(path, resolution)
     if path.is_file():
         raise UsageError(f"{path} is neither a folder of images nor a .npy/.npz array file.")
-    raise UsageError(f"{path} does not exist; expected a folder of images or a .npy/.npz array file.")
+    raise UsageError(f"{path} does not exist; expected a folder of images or a .npy/.npz array file."
+                     + _comma_hint(path))
+
+
+def _comma_hint(path: Path) -> str:
+    """A hint when ``path`` is the part before a comma of an existing name: the comma split a
+    comma-separated option (``--datasets "folder:faces, cropped"``)."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(path.parent) if entry.name.startswith(f"{path.name},"))
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    return (f" Did you mean {str(path.parent / names[0])!r}? A comma separates names in --datasets; name a path "
+            f"holding one in a config file ([datasets.NAME] then path = \"...\").")
 
 
 def recipe_for(resolution: int | None) -> str:
@@ -121,33 +143,52 @@ def _suffix(name: str) -> str:
     return os.path.splitext(name)[1].lower()
 
 
+def _check_no_loop(entry: os.DirEntry, above: tuple[str, ...]) -> None:
+    """Refuse a folder (a symbolic link to one) that is also one of the folders ``above`` it:
+    following it would list the same images forever."""
+    if os.path.realpath(entry.path) in above:
+        raise UsageError(f"{entry.path} is a symbolic link to {os.path.realpath(entry.path)}, a folder that "
+                         f"contains it, so the folder never ends; remove the link.")
+
+
 def _list_folder(folder: Path) -> _FolderListing:
     suffixes = image_suffixes()
     top = sorted(os.scandir(folder), key=lambda e: e.name)
+    root = (os.path.realpath(folder),)
     classes = [entry.name for entry in top if entry.is_dir() and not entry.name.startswith(".")]
     skipped = 0
 
-    def images_under(directory: str, prefix: str) -> tuple[list[str], list[tuple[int, int]]]:
-        """Image files under ``directory`` (recursive, sorted), as paths starting with ``prefix``."""
+    def images_under(directory: str, prefix: str, above: tuple[str, ...]) -> tuple[list[str], list[tuple[int, int]]]:
+        """Image files under ``directory`` (recursive, sorted), as paths starting with ``prefix``;
+        ``above``: the real paths of ``directory`` and the folders that hold it."""
         nonlocal skipped
         found, stats = [], []
         for entry in sorted(os.scandir(directory), key=lambda e: e.name):
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
-                more, more_stats = images_under(entry.path, f"{prefix}{entry.name}/")
+                _check_no_loop(entry, above)
+                more, more_stats = images_under(entry.path, f"{prefix}{entry.name}/",
+                                                (*above, os.path.realpath(entry.path)))
                 found += more
                 stats += more_stats
             elif _suffix(entry.name) in suffixes:
-                stat = entry.stat()
+                try:
+                    stat = entry.stat()
+                except OSError as exc:  # a dangling symbolic link, say
+                    raise UsageError(f"image file {entry.path} cannot be read ({type(exc).__name__}: "
+                                     f"{exc.strerror}); repair or remove it.") from None
                 found.append(prefix + entry.name)
                 stats.append((stat.st_size, stat.st_mtime_ns))
             else:
                 skipped += 1
         return found, stats
 
+    for entry in top:
+        if entry.name in classes:
+            _check_no_loop(entry, root)
     if not classes:
-        files, stats = images_under(str(folder), "")
+        files, stats = images_under(str(folder), "", root)
         labels, class_names = None, None
     else:
         loose = [e.name for e in top if e.is_file() and _suffix(e.name) in suffixes]
@@ -159,7 +200,8 @@ def _list_folder(folder: Path) -> _FolderListing:
         skipped += sum(1 for e in top if e.is_file() and not e.name.startswith("."))
         files, stats, labels, class_names = [], [], [], []
         for name in classes:
-            members, member_stats = images_under(str(folder / name), f"{name}/")
+            members, member_stats = images_under(str(folder / name), f"{name}/",
+                                                 (*root, os.path.realpath(folder / name)))
             if not members:
                 continue  # an empty class folder is no class (ImageFolder refuses; we skip it)
             class_names.append(name)
@@ -186,7 +228,7 @@ def _open_image(file: Path, data: bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         image.load()
         return image
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except IMAGE_ERRORS as exc:
         raise UsageError(f"image file {file} cannot be read ({type(exc).__name__}: {exc}); "
                          f"repair or remove it.") from None
 
@@ -194,10 +236,22 @@ def _open_image(file: Path, data: bytes) -> Image.Image:
 def _header(file: Path) -> tuple[tuple[int, int], str]:
     try:
         with Image.open(file) as image:
-            return image.size, image.mode
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            size, mode = image.size, image.mode
+    except IMAGE_ERRORS as exc:
         raise UsageError(f"image file {file} cannot be read ({type(exc).__name__}: {exc}); "
                          f"repair or remove it.") from None
+    if mode in UNREADABLE_MODES:
+        raise UsageError(f"image file {file} has {UNREADABLE_MODES[mode]} pixels (PIL mode {mode}), whose range "
+                         f"is unknown; expected 8-bit or 16-bit grey or colour images: save it as one.")
+    return size, mode
+
+
+def _to_mode(image: Image.Image, mode: str) -> Image.Image:
+    """``image`` as ``mode`` (``L`` or ``RGB``); 16-bit grey scaled to 8 bits, not clipped."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        wide = np.asarray(image).astype(np.uint32)
+        image = Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8), "L")
+    return image.convert(mode)
 
 
 def resize_square(image: Image.Image, resolution: int) -> Image.Image:
@@ -236,7 +290,7 @@ def _read_folder(folder: Path, resolution: int | None) -> DecodedImages:
             content.update(f"{name}\0".encode())
             data = file.read_bytes()
             content.update(hashlib.sha256(data).digest())
-            image = _open_image(file, data).convert("L" if channels == 1 else "RGB")
+            image = _to_mode(_open_image(file, data), "L" if channels == 1 else "RGB")
             if resolution is not None:
                 image = resize_square(image, resolution)
             array = np.asarray(image, dtype=np.uint8)
@@ -270,7 +324,10 @@ def _read_array(file: Path, resolution: int | None) -> DecodedImages:
         images = resized
     with atomic_path(entry.pixels) as tmp, open(tmp, "wb") as handle:
         np.save(handle, np.ascontiguousarray(images))
-    class_names = None if labels is None else [str(i) for i in range(int(labels.max()) + 1)]
+    class_names = None
+    if labels is not None:  # the classes present, in increasing order: labels 0 and 5 are two classes
+        present, labels = np.unique(labels, return_inverse=True)
+        class_names = [str(int(value)) for value in present]
     return _store(entry, content_key, None if labels is None else labels.tolist(), class_names, 0, recipe, file)
 
 

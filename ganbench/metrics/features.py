@@ -274,17 +274,29 @@ def load_statistics(path: Path, strict: bool = False) -> ReferenceStatistics:
     if missing:
         raise UsageError(f"{path} has no {' or '.join(missing)}: a statistics file holds 'mu' and 'sigma' "
                          f"(pytorch-fid's format); it has {', '.join(sorted(contents)) or 'nothing'}.")
+    if not all(np.issubdtype(contents[key].dtype, np.integer) or np.issubdtype(contents[key].dtype, np.floating)
+               for key in ("mu", "sigma")):
+        raise UsageError(f"{path}: 'mu' and 'sigma' must hold real numbers, got dtypes {contents['mu'].dtype} and "
+                         f"{contents['sigma'].dtype}; write them with numpy.savez(FILE, mu=..., sigma=...).")
     mu, sigma = contents["mu"].astype(np.float64), contents["sigma"].astype(np.float64)
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise UsageError(f"{path}: 'mu' must be a vector of D values and 'sigma' a D×D matrix, got "
                          f"shapes {mu.shape} and {sigma.shape}.")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise UsageError(f"{path}: 'mu' or 'sigma' holds NaN or infinite values.")
-    features = json.loads(str(contents["features"])) if "features" in contents else None
+    try:
+        features = json.loads(str(contents["features"])) if "features" in contents else None
+        count = int(contents["count"]) if "count" in contents else None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise UsageError(f"{path}: 'features' must be a JSON object and 'count' an integer, as "
+                         f"ganbench stats writes them ({type(exc).__name__}: {exc}); remove them or write the "
+                         "file again.") from None
+    if features is not None and not isinstance(features, dict):
+        raise UsageError(f"{path}: 'features' must be a JSON object, as ganbench stats writes it, got "
+                         f"{type(features).__name__}; remove it or write the file again.")
     return ReferenceStatistics(
         path=path, mu=mu, sigma=sigma, features=features,
-        dataset=str(contents["dataset"]) if "dataset" in contents else None,
-        count=int(contents["count"]) if "count" in contents else None, strict=strict,
+        dataset=str(contents["dataset"]) if "dataset" in contents else None, count=count, strict=strict,
     )
 
 

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import json
 import math
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import jinja2
 import pandas as pd
 
 from ganbench.errors import UsageError
-from ganbench.report.markdown import code_fence, code_span, escape_markdown
+from ganbench.markdown import code_fence, code_span, escape_markdown
 from ganbench.report.runs import RunData, load_runs, logger
 from ganbench.report.search import load_search, ranked_run_ids, search_section
 from ganbench.report.statistics import pairwise_tests, seed_warning, summarise, untested_pairs_note
@@ -75,7 +76,8 @@ def _setup(runs: list[RunData]) -> dict[str, Any]:
                 "torch_threads", "platform"):
         values = sorted({str(run.config.get("environment", {}).get(key)) for run in runs})
         facts[key] = values
-    commands = sorted({" ".join(run.config.get("command") or []) for run in runs})
+    # shell-quoted, so that a command whose arguments hold spaces, `|` or `<` can be pasted and run again
+    commands = sorted({shlex.join(str(part) for part in run.config.get("command") or []) for run in runs})
     configs = [{
         "run_id": run.run_id, "digest": run.config.get("digest", "")[:16], "status": run.status,
         **{k: run.config["config"].get(k) for k in ("variant", "dataset", "seed", "arch", "steps",

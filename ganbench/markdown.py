@@ -1,8 +1,11 @@
-"""Escaping text that comes from results or plugins for ``report.md``.
+"""Escaping text that comes from results or plugins for Markdown: ``report.md`` and the
+``table-<dataset>.md`` comparison tables.
 
 ``report.html`` relies on jinja2's autoescaping; Markdown has no such switch, so the Markdown
 template passes every value through these filters: ``md`` for running text and table cells,
-``md_code`` for an inline code span, ``md_fence`` for the fence of a code block.
+``md_code`` for an inline code span, ``md_fence`` for the fence of a code block. The
+comparison tables, also read raw in a terminal, escape only what changes their structure or
+injects HTML: :func:`escape_table_cell`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ def escape_markdown(value: object) -> str:
     text = "".join(_HTML.get(char, char) for char in text)
     text = _ACTIVE.sub(lambda match: "\\" + match.group(), text)
     return _LONE_UNDERSCORE.sub(r"\\_", text)
+
+
+def escape_table_cell(value: object) -> str:
+    """``value`` as one cell of a Markdown pipe table that stays readable as plain text: HTML
+    special characters become entities, ``|`` is backslash-escaped (it would split the cell),
+    newlines become spaces."""
+    text = " ".join(str(value).splitlines())
+    return "".join(_HTML.get(char, char) for char in text).replace("|", "\\|")
 
 
 def _longest_backtick_run(text: str) -> int:
