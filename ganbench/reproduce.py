@@ -255,7 +255,11 @@ def parse_data_paths(values: list[str]) -> dict[str, Path]:
 def _moved_data(record: dict[str, Any], data: dict[str, Path]) -> Path | None:
     """The new place (``--data NAME=PATH``) of the run's data set made from files, or None to
     read the recorded path; a :class:`UsageError` for a name the run did not use, or for a
-    recorded path that is gone when no new place was given (naming ``--data``)."""
+    recorded path that is gone when no new place was given (naming ``--data``).
+
+    Only a data set whose recorded spec holds a ``content_key`` can move: the key is what shows
+    that the new place holds the recorded data (a plugin's argument, such as ``moons:0.1``, has none
+    and need not be a path)."""
     spec = record["config"].get("data")
     name = spec.get("name") if isinstance(spec, dict) else None
     run_id = record.get("run_id")
@@ -266,6 +270,11 @@ def _moved_data(record: dict[str, Any], data: dict[str, Path]) -> Path | None:
                     f"its data set {dataset!r} is not made from files (folder:PATH, array:FILE)")
             raise UsageError(f"--data {given}=... names a data set that run {run_id} did not use: {used}.")
     if name is None:
+        return None
+    if not isinstance(spec.get("content_key"), str):
+        if name in data:
+            raise UsageError(f"--data {name}=...: run {run_id} records no content key for data set {name!r}, so "
+                             "nothing can show that another place holds the same data; reproduce it without --data.")
         return None
     if name in data:
         return Path(data[name]).expanduser().resolve()
