@@ -305,19 +305,21 @@ def reproduce(
     device: Annotated[Optional[str], typer.Option(help="cpu or cuda (default: the recorded device).")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Folder searched first for data set files (default: the recorded one).")] = None,
     keep: Annotated[Optional[Path], typer.Option(help="Keep the re-run in this new folder (default: a temporary one).")] = None,
+    data: Annotated[Optional[list[str]], typer.Option("--data", help="NAME=PATH: the data set NAME (folder:PATH or array:FILE data) is now at PATH; used only if its content is the recorded one.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """Re-run one recorded run from its config and check its losses and metrics: bit for bit
     on CPU, within a stated tolerance on CUDA and for runs made with --fast. Exit code 0 if they match, 1 if not, 2 if the
     run could not be re-run (not a run, edited config, data unavailable)."""
-    from ganbench.reproduce import reproduce as reproduce_run
+    from ganbench.reproduce import parse_data_paths, reproduce as reproduce_run
 
     if not as_json:
         stderr.print(f"Re-running {run_dir} ...", highlight=False)
     try:
         if keep is not None:
             _writable_folder(keep, "--keep")
-        result = reproduce_run(run_dir, build_catalog(), device=device, data_root=data_root, workdir=keep)
+        result = reproduce_run(run_dir, build_catalog(), device=device, data_root=data_root, workdir=keep,
+                               data=parse_data_paths(data or []))
     except GanbenchError as exc:  # could not re-run at all: 2, kept apart from 1 (re-ran, differs)
         _fail(exc)
         raise typer.Exit(2) from None

@@ -430,15 +430,26 @@ def resolve_dataset(name: str, sweep: SweepConfig, catalog: Catalog) -> type:
     return dataset_cls
 
 
-def rebuild_dataset(spec: dict[str, Any], catalog: Catalog) -> type:
+def rebuild_dataset(spec: dict[str, Any], catalog: Catalog, *, moved_to: Path | None = None) -> type:
     """Make again the data set of a recorded ``spec`` (``RunConfig.data``) and add it to
-    ``catalog``; refuse, naming the path, when its content or recipe is no longer the recorded one."""
+    ``catalog``; refuse, naming the path, when its content or recipe is no longer the recorded one.
+
+    :param moved_to: read the files from here instead of the recorded path (the data were moved
+        or copied); the content must still be the recorded one, and the spec made records this path.
+    """
     try:
         factory = catalog.datasets.get(spec["dataset"])
         settings, argument, name = spec["settings"], spec["argument"], spec["name"]
     except (KeyError, TypeError):
         raise UsageError(f"the recorded data set spec {spec!r} lacks dataset, argument, name or settings.") from None
-    dataset_cls = factory.from_argument(argument, name=name, settings=settings)
+    source = argument if moved_to is None else str(moved_to)
+    dataset_cls = factory.from_argument(source, name=name, settings=settings)
+    if moved_to is not None and dataset_cls.spec.get("content_key") != spec.get("content_key"):
+        raise UsageError(
+            f"the data at {moved_to} differ from those of data set {name!r} that the run was recorded with "
+            f"(content key {str(dataset_cls.spec.get('content_key'))[:12]}, recorded "
+            f"{str(spec.get('content_key'))[:12]} from {argument}): name a copy of the recorded files."
+        )
     if dataset_cls.spec.get("content_key") != spec.get("content_key"):
         raise UsageError(
             f"the content of {argument} changed since the run was recorded (content key "
@@ -516,10 +527,14 @@ def resolve_runs(sweep: SweepConfig, catalog: Catalog) -> list[RunConfig]:
     return runs
 
 
-def recorded_run_config(data: Any, catalog: Catalog, where: str) -> RunConfig:
+def recorded_run_config(data: Any, catalog: Catalog, where: str, *, data_moved_to: Path | None = None) -> RunConfig:
     """Rebuild a :class:`RunConfig` recorded in a run's ``config.json`` (``where`` names it),
     checking every field with the same code and messages as ``ganbench run``: unknown fields,
-    types, ranges, names, and what a variant, data set and architecture accept together."""
+    types, ranges, names, and what a variant, data set and architecture accept together.
+
+    :param data_moved_to: where the files of a data set made from files are now (see
+        :func:`rebuild_dataset`); the config returned then records this path in ``data``.
+    """
     if not isinstance(data, dict):
         raise UsageError(f"{where}: 'config' must be a JSON object, got {type(data).__name__}.")
     known = [f.name for f in dataclasses.fields(RunConfig)]
@@ -537,7 +552,7 @@ def recorded_run_config(data: Any, catalog: Catalog, where: str) -> RunConfig:
     if data.get("data") is not None:  # a data set made from files: made again, its content checked
         if not isinstance(data["data"], dict):
             raise UsageError(f"{where}: data must be an object (the data set's spec), got {data['data']!r}.")
-        rebuild_dataset(data["data"], catalog)
+        rebuild_dataset(data["data"], catalog, moved_to=data_moved_to)
     seed = data["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise UsageError(f"{where}: seed must be a non-negative integer, got {seed!r}.")

@@ -71,7 +71,7 @@ class Reproduction:
 
 
 def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, data_root: Path | None = None,
-              workdir: Path | None = None) -> Reproduction:
+              workdir: Path | None = None, data: dict[str, Path] | None = None) -> Reproduction:
     """Re-run the run recorded in ``run_dir`` and compare its losses, status and metrics.
 
     A weight file that is missing or no longer has its recorded size and SHA-256 makes the
@@ -79,15 +79,19 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
 
     :param device: ``cpu`` or ``cuda`` (default: the recorded device).
     :param data_root: where to look for data set files (default: the recorded one).
+    :param data: the new place of a data set made from the user's files (``folder:PATH``,
+        ``array:FILE``), by the data set's recorded name, for a run whose data were moved or
+        copied to another machine; used only when its decoded content is the recorded one.
     :param workdir: keep the re-run in this folder (it must not exist or be empty);
         by default it goes to a temporary folder that is deleted afterwards.
-    :raises UsageError: ``run_dir`` is not a completed run, its config was edited, or the
-        device is not available.
+    :raises UsageError: ``run_dir`` is not a completed run, its config was edited, its data are
+        missing or differ from the recorded ones, or the device is not available.
     """
     run_dir = Path(run_dir)
     record, summary = _load_record(run_dir)
     _check_plugins_loaded(record, catalog)
-    recorded = _rebuild_config(record, run_dir, catalog)
+    moved_to = _moved_data(record, data or {})
+    recorded = _rebuild_config(record, run_dir, catalog, moved_to)
     damaged = damaged_files(run_dir, summary, WEIGHT_FILES)  # losses and metrics are compared below
     if damaged:
         return Reproduction(
@@ -104,6 +108,9 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
     on_cpu = recorded.device == config.device == "cpu"
     tolerance = None if on_cpu and not recorded.fast else dict(CUDA_TOLERANCE)
     notes: list[str] = []
+    if moved_to is not None:
+        notes.append(f"data set {recorded.data['name']!r} read from {recorded.data['argument']} (recorded at "
+                     f"{record['config']['data']['argument']}; same content key {recorded.data['content_key'][:12]})")
     if recorded.fast:
         notes.append(f"the run was made in fast mode, which gives up bit-for-bit repeatability for speed: "
                      f"compared within rtol={CUDA_TOLERANCE['rtol']:g}, atol={CUDA_TOLERANCE['atol']:g}")
@@ -130,7 +137,7 @@ def reproduce(run_dir: Path, catalog: Catalog, *, device: str | None = None, dat
 
     notes += plugin_changes(record.get("plugins") or {}, new_record.get("plugins") or {})
     notes += _environment_notes(recorded_env, new_env)
-    if summary.get("data") != new_summary.get("data"):
+    if _data_description(summary, moved_to) != _data_description(new_summary, moved_to):
         notes.append(f"data set description differs: recorded {summary.get('data')}, re-run {new_summary.get('data')}")
     wall = {"recorded": (summary.get("timings") or {}).get("wall_clock_s"),
             "rerun": (new_summary.get("timings") or {}).get("wall_clock_s")}
@@ -230,13 +237,75 @@ def _check_plugins_loaded(record: dict[str, Any], catalog: Catalog) -> None:
                      "and run again.")
 
 
-def _rebuild_config(record: dict[str, Any], run_dir: Path, catalog: Catalog) -> RunConfig:
+def parse_data_paths(values: list[str]) -> dict[str, Path]:
+    """``--data NAME=PATH`` values as ``{NAME: PATH}``; a :class:`UsageError` for a value
+    without a name and a path, or for a name given twice."""
+    paths: dict[str, Path] = {}
+    for text in values:
+        name, sep, path = text.partition("=")
+        if not sep or not name.strip() or not path:
+            raise UsageError(f"--data expects NAME=PATH (the data set's recorded name, such as folder-faces, and "
+                             f"where its files are now), got {text!r}.")
+        if name.strip() in paths:
+            raise UsageError(f"--data names data set {name.strip()!r} twice; give one path for it.")
+        paths[name.strip()] = Path(path)
+    return paths
+
+
+def _moved_data(record: dict[str, Any], data: dict[str, Path]) -> Path | None:
+    """The new place (``--data NAME=PATH``) of the run's data set made from files, or None to
+    read the recorded path; a :class:`UsageError` for a name the run did not use, or for a
+    recorded path that is gone when no new place was given (naming ``--data``).
+
+    Only a data set whose recorded spec holds a ``content_key`` can move: the key is what shows
+    that the new place holds the recorded data (a plugin's argument, such as ``moons:0.1``, has none
+    and need not be a path)."""
+    spec = record["config"].get("data")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    run_id = record.get("run_id")
+    for given in data:
+        if given != name:
+            dataset = record["config"].get("dataset")
+            used = (f"its data set made from files is {name!r}" if name else
+                    f"its data set {dataset!r} is not made from files (folder:PATH, array:FILE)")
+            raise UsageError(f"--data {given}=... names a data set that run {run_id} did not use: {used}.")
+    if name is None:
+        return None
+    if not isinstance(spec.get("content_key"), str):
+        if name in data:
+            raise UsageError(f"--data {name}=...: run {run_id} records no content key for data set {name!r}, so "
+                             "nothing can show that another place holds the same data; reproduce it without --data.")
+        return None
+    if name in data:
+        return Path(data[name]).expanduser().resolve()
+    argument = spec.get("argument")
+    if isinstance(argument, str) and not Path(argument).exists():
+        raise UsageError(f"run {run_id} read data set {name!r} from {argument}, which does not exist here. If the "
+                         f"data moved or came from another machine, pass --data {name}=NEW-PATH: it is used if its "
+                         f"content is the recorded one (content key {str(spec.get('content_key'))[:12]}).")
+    return None
+
+
+def _data_description(summary: dict[str, Any], moved_to: Path | None) -> Any:
+    """The recorded data description, without its ``source`` (the path) when the data moved."""
+    description = summary.get("data")
+    if moved_to is None or not isinstance(description, dict):
+        return description
+    return {key: value for key, value in description.items() if key != "source"}
+
+
+def _rebuild_config(record: dict[str, Any], run_dir: Path, catalog: Catalog, moved_to: Path | None) -> RunConfig:
     """The recorded :class:`RunConfig`, checked as ``ganbench run`` checks its settings and
-    against the recorded digest."""
-    config = recorded_run_config(record["config"], catalog, str(run_dir / CONFIG_FILE))
-    if config.digest() != record["digest"]:
+    against the recorded digest. With ``moved_to`` its data are read from there: the digest is
+    checked with the recorded path, and the config returned records the new one."""
+    config = recorded_run_config(record["config"], catalog, str(run_dir / CONFIG_FILE), data_moved_to=moved_to)
+    as_recorded = config
+    if moved_to is not None:
+        recorded_path = record["config"]["data"]["argument"]
+        as_recorded = dataclasses.replace(config, data={**config.data, "argument": recorded_path})
+    if as_recorded.digest() != record["digest"]:
         raise UsageError(
-            f"{run_dir / CONFIG_FILE} was edited: its 'config' hashes to digest {config.digest()[:12]}..., "
+            f"{run_dir / CONFIG_FILE} was edited: its 'config' hashes to digest {as_recorded.digest()[:12]}..., "
             f"but the run was recorded with digest {str(record['digest'])[:12]}..., so its results belong "
             "to another config. Restore the file, or start a new run with the changed settings (ganbench run)."
         )

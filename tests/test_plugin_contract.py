@@ -133,6 +133,18 @@ def test_dataset_example_made_from_an_argument_is_recorded_and_rebuilt(catalog_w
         tiny_sweep(catalog, datasets=["moons"])
 
 
+def test_a_run_on_a_data_set_made_from_an_argument_that_is_not_a_path_reproduces(catalog_with, tmp_path):
+    from ganbench.reproduce import reproduce
+
+    module, catalog = catalog_with("dataset")
+    (config,) = tiny_sweep(catalog, datasets=["moons:0.1"], steps=2)
+    run_one(config, catalog, tmp_path / "run")
+    assert reproduce(tmp_path / "run", build_catalog(_manager_with(module))).matches, "'0.1' is no missing path"
+    # no content key was recorded, so nothing could check that another argument makes the same data
+    with pytest.raises(UsageError, match="records no content key"):
+        reproduce(tmp_path / "run", build_catalog(_manager_with(module)), data={"moons-0.1": Path("0.3")})
+
+
 def _manager_with(module):
     pm = create_plugin_manager(load_entry_points=False)
     pm.register(module, name="guide-example")

@@ -231,3 +231,11 @@ def test_reproduce_creates_no_folder_for_a_missing_recorded_data_root(run_dir, t
     assert cli.exit_code == 2
     assert "recorded with --data-root" in " ".join(cli.stderr.split()) and "is not a folder here" in cli.stderr
     assert not (tmp_path / "gone").exists()
+
+
+def test_data_for_a_run_whose_data_set_is_not_made_from_files_is_refused(run_dir, tmp_path):
+    cli = invoke("reproduce", str(run_dir), "--data", f"ring-8={tmp_path}")
+    assert cli.exit_code == 2 and "Traceback" not in cli.output
+    said = " ".join(cli.stderr.split())
+    assert "--data ring-8=... names a data set that run" in said
+    assert "its data set 'ring-8' is not made from files (folder:PATH, array:FILE)" in said

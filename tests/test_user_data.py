@@ -192,6 +192,55 @@ def test_reproduce_refuses_a_folder_whose_content_changed(tmp_path):
     assert refused.exit_code == 2 and "restore the recorded files" in refused.stderr
 
 
+def test_reproduce_reads_moved_data_from_data_name_path_only_if_their_content_is_the_recorded_one(tmp_path):
+    folder = image_folder(tmp_path / "faces", size=8, per_class=3)
+    result = invoke("run", "--variants", "vanilla", "--datasets", f"folder:{folder}", "--arch", "mlp",
+                    "--steps", "2", "--metrics", "volatility", "--out", str(tmp_path / "out"), "--quiet")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "out" / "default").glob("vanilla_folder-faces_*")
+    moved = folder.rename(tmp_path / "elsewhere")  # moved, renamed: the data set keeps its recorded name
+
+    missing = invoke("reproduce", str(run_dir))
+    said = " ".join(missing.stderr.split())
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
+    assert f"read data set 'folder-faces' from {folder}, which does not exist here" in said
+    assert "pass --data folder-faces=NEW-PATH" in said
+
+    kept = tmp_path / "rerun"
+    found = invoke("reproduce", str(run_dir), "--data", f"folder-faces={moved}", "--keep", str(kept))
+    assert found.exit_code == 0, found.output
+    verdict = found.stdout.splitlines()[0]
+    assert verdict.startswith("reproduced: losses (2 steps)") and verdict.endswith("identical (bit for bit)")
+    assert f"note: data set 'folder-faces' read from {moved} (recorded at {folder}; same content key" in found.stdout
+    assert "data set description differs" not in found.stdout
+    rerun = json.loads((kept / "config.json").read_text())
+    assert rerun["config"]["data"]["argument"] == str(moved), "the re-run records where it read the data"
+    assert json.loads((kept / "metrics.json").read_text())["data"]["source"] == f"folder:{moved}"
+
+    other = image_folder(tmp_path / "other", size=8, per_class=3)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(other / "a" / "0.png")
+    differs = invoke("reproduce", str(run_dir), "--data", f"folder-faces={other}")
+    said = " ".join(differs.stderr.split())
+    assert differs.exit_code == 2 and "Traceback" not in differs.output
+    assert f"the data at {other} differ from those of data set 'folder-faces' that the run was recorded with" in said
+    assert f"from {folder}): name a copy of the recorded files" in said
+
+    wrong_name = invoke("reproduce", str(run_dir), "--data", f"faces={moved}")
+    assert wrong_name.exit_code == 2
+    assert "--data faces=... names a data set that run" in wrong_name.stderr
+    assert "its data set made from files is 'folder-faces'" in " ".join(wrong_name.stderr.split())
+    for bad in ("folder-faces", f"={moved}", "folder-faces="):
+        refused = invoke("reproduce", str(run_dir), "--data", bad)
+        assert refused.exit_code == 2 and "--data expects NAME=PATH" in refused.stderr, bad
+    gone = invoke("reproduce", str(run_dir), "--data", f"folder-faces={tmp_path / 'nowhere'}")
+    assert gone.exit_code == 2 and f"{tmp_path / 'nowhere'} does not exist" in " ".join(gone.stderr.split())
+    record = json.loads((run_dir / "config.json").read_text())
+    record["config"]["data"]["argument"] = str(tmp_path / "another")
+    (run_dir / "config.json").write_text(json.dumps(record))
+    edited = invoke("reproduce", str(run_dir), "--data", f"folder-faces={moved}")
+    assert edited.exit_code == 2 and "config.json was edited" in " ".join(edited.stderr.split())
+
+
 def test_the_data_source_is_printed_before_training(tmp_path, monkeypatch):
     from ganbench.datasets import images
 
