@@ -178,12 +178,18 @@ def test_truncated_data_root_exits_1_before_training_naming_the_file(tmp_path, m
     assert not list((tmp_path / "out").glob("*/*/metrics.json"))
 
 
-def test_reproduce_refuses_a_folder_whose_content_changed(tmp_path):
+def _run_on_a_tiny_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """A 2-step run on a folder of 6 tiny images: (the folder, the run folder)."""
     folder = image_folder(tmp_path / "faces", size=8, per_class=3)
     result = invoke("run", "--variants", "vanilla", "--datasets", f"folder:{folder}", "--arch", "mlp",
                     "--steps", "2", "--metrics", "volatility", "--out", str(tmp_path / "out"), "--quiet")
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "out" / "default").glob("vanilla_folder-faces_*")
+    return folder, run_dir
+
+
+def test_reproduce_refuses_a_folder_whose_content_changed(tmp_path):
+    folder, run_dir = _run_on_a_tiny_folder(tmp_path)
     assert reproduce(run_dir, build_catalog()).matches
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "a" / "0.png")
     with pytest.raises(UsageError, match=f"the content of {folder} changed since the run was recorded"):
@@ -193,11 +199,7 @@ def test_reproduce_refuses_a_folder_whose_content_changed(tmp_path):
 
 
 def test_reproduce_reads_moved_data_from_data_name_path_only_if_their_content_is_the_recorded_one(tmp_path):
-    folder = image_folder(tmp_path / "faces", size=8, per_class=3)
-    result = invoke("run", "--variants", "vanilla", "--datasets", f"folder:{folder}", "--arch", "mlp",
-                    "--steps", "2", "--metrics", "volatility", "--out", str(tmp_path / "out"), "--quiet")
-    assert result.exit_code == 0, result.output
-    (run_dir,) = (tmp_path / "out" / "default").glob("vanilla_folder-faces_*")
+    folder, run_dir = _run_on_a_tiny_folder(tmp_path)
     moved = folder.rename(tmp_path / "elsewhere")  # moved, renamed: the data set keeps its recorded name
 
     missing = invoke("reproduce", str(run_dir))
