@@ -200,6 +200,28 @@ def test_a_dangling_link_and_an_oversized_image_are_named(tmp_path, monkeypatch)
         read_images(tmp_path / "huge")
 
 
+def test_a_named_pipe_named_like_an_image_is_refused_without_waiting(tmp_path):
+    """Opening a FIFO for reading waits for a writer: the read hung forever."""
+    import threading
+
+    write_png(tmp_path / "pipes" / "a" / "0.png", grey(1))
+    os.mkfifo(tmp_path / "pipes" / "a" / "1.png")
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            read_images(tmp_path / "pipes")
+            outcome.append(None)
+        except UsageError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert outcome, "read_images is still waiting on the named pipe"
+    assert isinstance(outcome[0], UsageError) and "1.png is named as an image but is not a regular file" in str(outcome[0])
+
+
 def test_array_labels_with_gaps_are_the_classes_present_and_huge_ones_do_not_hang(tmp_path):
     images = np.zeros((4, 5, 5), dtype=np.uint8)
     np.savez(tmp_path / "gaps.npz", images=images, labels=np.array([5, 0, 5, 2**40]))

@@ -7,7 +7,8 @@ under ``cache_dir()/decoded/``; later calls with the same files and recipe read 
   (torchvision's ``ImageFolder`` convention: sorted names, label = index) and images lying
   directly in the folder are an error; otherwise the data are unlabelled. Files whose
   extension PIL does not read are skipped and counted; an image file that does not decode
-  stops the read, naming it, and so does a symbolic link that loops back to a folder above it.
+  stops the read, naming it, and so do a symbolic link that loops back to a folder above it
+  and a file named as an image that is not a regular file (a named pipe would block the read).
 - 16-bit grey images are scaled to 8 bits (``round(v * 255 / 65535)``); 32-bit integer or
   floating-point images (PIL modes ``I``, ``F``) have no fixed range and are refused. An
   alpha channel is dropped (PIL's ``convert("RGB")``, as torchvision's ``ImageFolder`` does).
@@ -31,6 +32,7 @@ import hashlib
 import io
 import json
 import os
+import stat as stat_module
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -178,6 +180,9 @@ def _list_folder(folder: Path) -> _FolderListing:
                 except OSError as exc:  # a dangling symbolic link, say
                     raise UsageError(f"image file {entry.path} cannot be read ({type(exc).__name__}: "
                                      f"{exc.strerror}); repair or remove it.") from None
+                if not stat_module.S_ISREG(stat.st_mode):  # reading a FIFO would wait forever
+                    raise UsageError(f"{entry.path} is named as an image but is not a regular file (a named pipe, "
+                                     "socket or device); remove it or give it another name.")
                 found.append(prefix + entry.name)
                 stats.append((stat.st_size, stat.st_mtime_ns))
             else:
