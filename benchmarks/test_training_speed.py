@@ -55,21 +55,22 @@ def hand_written_loop(variant_name: str, config: RunConfig, catalog_) -> float:
     bce = nn.BCEWithLogitsLoss()
     n_critic = variant.n_critic
     losses: list[tuple[float, float]] = []
+    batch, latent = config.batch_size, config.latent_dim
 
     def real_batch() -> torch.Tensor:
-        return source.sample(BATCH)
+        return source.sample(batch)
 
     start = time.perf_counter()
     for _ in range(config.steps):
         for _ in range(n_critic):
             real = real_batch()
             with torch.no_grad():
-                fake = generator(torch.randn(BATCH, LATENT, device=device))
+                fake = generator(torch.randn(batch, latent, device=device))
             real_scores, fake_scores = critic(real), critic(fake)
             if variant_name == "vanilla":
                 d_loss = bce(real_scores, torch.ones_like(real_scores)) + bce(fake_scores, torch.zeros_like(fake_scores))
             else:
-                alpha = torch.rand(BATCH, 1, 1, 1, device=device)
+                alpha = torch.rand((batch,) + (1,) * (real.dim() - 1), device=device)
                 mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
                 grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
                 penalty = 10.0 * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
@@ -77,7 +78,7 @@ def hand_written_loop(variant_name: str, config: RunConfig, catalog_) -> float:
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        fake_scores = critic(generator(torch.randn(BATCH, LATENT, device=device)))
+        fake_scores = critic(generator(torch.randn(batch, latent, device=device)))
         if variant_name == "vanilla":
             g_loss = bce(fake_scores, torch.ones_like(fake_scores))
         else:

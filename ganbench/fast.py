@@ -5,12 +5,15 @@ same command and seed give bit-identical losses. ``--fast`` (``fast = true`` und
 ``[train]``) gives that up for speed:
 
 * on CUDA: cuDNN's benchmark (it times the convolution algorithms and keeps the fastest),
-  TF32 matrix products and convolutions, deterministic algorithms off, and the generator and
-  critic compiled with ``torch.compile(mode="reduce-overhead")`` (CUDA graphs: one launch per
-  network call instead of one per layer) where that applies: not for variants with a penalty
-  (its double backward cannot run through a compiled graph) nor with ``unrolled_steps`` (the
-  unrolled critic is a copy). A compilation that fails falls back, with a warning, to the
-  eager network;
+  TF32 matrix products and convolutions, deterministic algorithms off, and the whole training
+  step (critic steps, penalty, generator step, optimiser updates, sampling) captured once as
+  a CUDA graph and replayed, one launch per step (:mod:`ganbench.step_graph`), when the
+  variant, the data source and the architecture declare ``capturable`` and no option changes
+  the step from step to step. Otherwise the generator and critic are compiled with
+  ``torch.compile(mode="reduce-overhead")`` where that applies: not for variants with a
+  penalty (its double backward cannot run through a compiled graph) nor with
+  ``unrolled_steps`` (the unrolled critic is a copy). A capture or compilation that fails
+  falls back, with a warning, to eager steps;
 * on every device: convolutional networks in channels-last memory format, deterministic
   algorithms off. On the CPU nothing is compiled: compiling costs tens of seconds, more than
   it saves in runs of a few thousand steps of these small networks.
@@ -22,7 +25,8 @@ Noise is drawn on the training device, and in-memory data sets sample there too
 (:class:`ganbench.datasets.TensorSource`), so no mode copies batches from the host.
 Both settings are part of the run's configuration and of its digest when not the default.
 Evaluation always runs with the default backend settings, so a fast run's metrics are
-measured the same way as any other run's.
+measured the same way as any other run's; the feature networks of the metrics run in full
+float32 on every device (:func:`full_float32`).
 """
 
 from __future__ import annotations
@@ -113,6 +117,21 @@ def default_backends(device: torch.device) -> Iterator[None]:
         apply_backend_flags(before, device)
 
 
+@contextmanager
+def full_float32() -> Iterator[None]:
+    """Matrix products and cuDNN convolutions in full float32 inside the block (no TF32: on CUDA
+    torch lets convolutions round their inputs to 10-bit mantissas by default), the settings
+    from before after it. The feature networks of the metrics run in it, so that features on a
+    GPU match torch-fidelity's and pytorch-fid's float32 features, as on the CPU; it changes
+    nothing on the CPU."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
 def is_convolutional(module: nn.Module) -> bool:
     """Whether ``module`` holds a convolution (then channels-last memory can speed it up)."""
     return any(isinstance(child, nn.modules.conv._ConvNd) for child in module.modules())
@@ -124,7 +143,8 @@ def should_compile(mode: ComputeMode, device: torch.device, *, has_penalty: bool
 
 
 def _autocast_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    with torch.autocast(self._ganbench_autocast_device, dtype=torch.bfloat16):
+    # no cast cache: a CUDA graph capture must record every cast (torch's advice for autocast in graphs)
+    with torch.autocast(self._ganbench_autocast_device, dtype=torch.bfloat16, cache_enabled=False):
         output = type(self).forward(self, *args, **kwargs)
     return output.float() if isinstance(output, torch.Tensor) else output
 
@@ -185,6 +205,7 @@ def prepare_models(models: tuple[nn.Module, ...], mode: ComputeMode, device: tor
 
 __all__ = [
     "BackendFlags", "COMPILE_MODE", "ComputeMode", "PRECISIONS", "apply_backend_flags", "autocast_bf16",
-    "backend_flags", "compile_with_fallback", "current_backend_flags", "default_backends", "is_convolutional",
+    "backend_flags", "compile_with_fallback", "current_backend_flags", "default_backends", "full_float32",
+    "is_convolutional",
     "prepare_models", "should_compile", "uncompile",
 ]

@@ -367,6 +367,7 @@ def _train_and_save(config: RunConfig, catalog: Catalog, run_dir: Path, run_logg
         "timings": {**outcome.timings, "eval_time_s": eval_seconds, **segments()},
         "metrics": values, "metric_errors": errors, "metric_details": details,
         "data": outcome.source.describe(),
+        "execution": outcome.execution,  # eager, compiled or CUDA-graph steps (fast mode)
         "files": record_files(run_dir),  # size and SHA-256 of each file written above
     }
     write_json(run_dir / METRICS_FILE, summary)  # last: marks the run as done

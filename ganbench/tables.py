@@ -93,14 +93,17 @@ def comparison_labels(configs: dict[Path, dict[str, Any]]) -> dict[Path, str]:
     return labels
 
 
-def measurement_conditions(record: dict[str, Any]) -> str:
-    """What a run's cost figures depend on besides the recipe, from its ``config.json``:
-    the device, the CPU thread count, the ganbench version, and the compute mode when it is
-    not the default (``fast mode``, ``bf16``: see :mod:`ganbench.fast`). Timings are compared
-    only between runs with the same conditions."""
+def measurement_conditions(record: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
+    """What a run's cost figures depend on besides the recipe, from its ``config.json`` (and
+    ``metrics.json``): the device, the CPU thread count, the ganbench version, and the compute
+    mode when it is not the default (``fast mode``, ``bf16``: see :mod:`ganbench.fast`; ``CUDA
+    graph`` when fast mode replayed the steps as one, :mod:`ganbench.step_graph`). Timings are
+    compared only between runs with the same conditions."""
     env = record.get("environment") or {}
     config = record.get("config") or {}
     mode = ComputeMode(bool(config.get("fast", False)), str(config.get("precision", "fp32"))).label()
+    if ((summary or {}).get("execution") or {}).get("step") == "cuda-graph":
+        mode += ", CUDA graph"
     return (f"{config.get('device', '?')} ({env.get('device_name') or 'unknown device'}), "
             f"{env.get('torch_threads', '?')} thread(s), ganbench {env.get('ganbench', '?')}"
             + (f", {mode}" if mode else ""))
@@ -130,7 +133,7 @@ def load_results(path: Path | Sequence[RunFolder]) -> pd.DataFrame:
             "sweep": run_dir.parent.name, "run_id": run_dir.name,
             "variant": labels[run_dir], "dataset": summary["dataset"],
             "seed": summary["seed"], "status": summary["status"],
-            "conditions": measurement_conditions(run.record),
+            "conditions": measurement_conditions(run.record, summary),
         }
         values = {**summary.get("timings", {}), **summary.get("metrics", {})}
         if summary["status"] != "failed" and not is_evaluation(summary):  # evaluations were not trained

@@ -55,8 +55,9 @@ class PhaseTimer:
     buffer back anyway (once per chunk of steps).
     """
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device: torch.device, *, enabled: bool = True):
         self.cuda = device.type == "cuda"
+        self.enabled = enabled  # off: phases are counted, not timed (a step replayed as a CUDA graph)
         self.totals: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
         self._pending: list[tuple[str, torch.cuda.Event, torch.cuda.Event]] = []
@@ -64,7 +65,9 @@ class PhaseTimer:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         self.counts[name] += 1
-        if self.cuda:
+        if not self.enabled:
+            yield
+        elif self.cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             yield

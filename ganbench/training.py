@@ -25,6 +25,7 @@ from ganbench.fast import apply_backend_flags, backend_flags, prepare_models, sh
 from ganbench.memory import PeakMemory
 from ganbench.options import instance_noise_std
 from ganbench.seeding import seed_everything
+from ganbench.step_graph import GraphedStep, make_capturable
 from ganbench.timing import PhaseTimer
 from ganbench.variants import Variant
 
@@ -47,6 +48,8 @@ class TrainingOutcome:
     dataset: Dataset
     source: DataSource
     timings: dict[str, float] = field(default_factory=dict)
+    # how the steps ran: {"step": "eager" | "compiled" | "cuda-graph"}, and why a capture failed
+    execution: dict[str, str] = field(default_factory=lambda: {"step": "eager"})
 
 
 @dataclass
@@ -524,6 +527,18 @@ class TrainingState:
         return {key: max(value, self.peak_before.get(key, value)) for key, value in figures.items()}
 
 
+def capturable_run(config: RunConfig, catalog: Catalog, variant: Variant, source: DataSource,
+                   device: torch.device) -> bool:
+    """Whether fast mode captures this run's whole training step as a CUDA graph
+    (:mod:`ganbench.step_graph`): fast mode on CUDA, a variant, data source and architecture
+    that each declare ``capturable``, and no option that changes a step's work from step to
+    step (annealed instance noise) or copies the critic every step (unrolled steps)."""
+    options = config.training_options
+    return (config.compute_mode.fast and device.type == "cuda" and variant.capturable and source.capturable
+            and catalog.architectures.get(config.arch).capturable
+            and options.instance_noise == 0 and options.unrolled_steps == 0)
+
+
 def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
           on_progress: Callable[[int, pd.DataFrame], None] | None = None,
           on_samples: Callable[[int, nn.Module], None] | None = None,
@@ -548,14 +563,18 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     device, dataset, variant, memory = start_run(config, catalog)
     source = dataset.load(device=device, seed=config.seed, data_root=data_root)
     models = build_models(config, catalog, variant, dataset, device)
-    compiled = should_compile(config.compute_mode, device, has_penalty=variant.has_penalty(),
-                              unrolled_steps=config.training_options.unrolled_steps)
+    graphed = capturable_run(config, catalog, variant, source, device)
+    compiled = not graphed and should_compile(config.compute_mode, device, has_penalty=variant.has_penalty(),
+                                              unrolled_steps=config.training_options.unrolled_steps)
     prepare_models((models.generator, models.critic), config.compute_mode, device, compile_networks=compiled)
-    timer = PhaseTimer(device)
+    timer = PhaseTimer(device, enabled=not graphed)  # a replayed graph has no phases to time
     state = TrainingState({"generator": models.generator, "critic": models.critic},
                           {"opt_g": models.opt_g, "opt_d": models.opt_d}, variant, source, timer, memory,
                           device, checkpointer)
     start = state.restore(resume["training"]) if resume is not None else None
+    if graphed:
+        make_capturable(models.opt_g)
+        make_capturable(models.opt_d)
 
     nan = torch.tensor(math.nan, device=device)
     unrolled_steps = config.training_options.unrolled_steps
@@ -578,7 +597,8 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
         callbacks.append((config.sample_every, lambda step: on_samples(step, models.generator)))
     if on_evaluate is not None:
         callbacks.append((config.eval_every, lambda step: on_evaluate(step, models.generator, dataset, source)))
-    loop = run_loop(config.steps, device, HISTORY_COLUMNS, one_step, on_progress=on_progress, callbacks=callbacks,
+    stepper = GraphedStep(one_step) if graphed else one_step
+    loop = run_loop(config.steps, device, HISTORY_COLUMNS, stepper, on_progress=on_progress, callbacks=callbacks,
                     start=start, checkpoint=state)
     timer.resolve()
     for module in (models.generator, models.critic) if compiled else ():
@@ -587,17 +607,21 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
 
     steps_done = len(history)
     critic_s, penalty_s = timer.seconds("critic"), timer.seconds("penalty")
+    timed = timer.enabled  # phases of a step replayed as a CUDA graph are not timed: NaN
     timings = {
         "train_time_s": train_seconds,
-        "critic_time_s": critic_s,
-        "generator_time_s": timer.seconds("generator"),
-        "penalty_time_s": penalty_s if variant.has_penalty() else math.nan,  # n/a without a penalty
+        "critic_time_s": critic_s if timed else math.nan,
+        "generator_time_s": timer.seconds("generator") if timed else math.nan,
+        "penalty_time_s": penalty_s if variant.has_penalty() and timed else math.nan,  # n/a without a penalty
         "steps_per_s": steps_done / train_seconds if train_seconds > 0 else math.nan,
-        "gp_share": penalty_s / critic_s if variant.has_penalty() and critic_s > 0 else math.nan,
+        "gp_share": penalty_s / critic_s if variant.has_penalty() and timed and critic_s > 0 else math.nan,
         "gp_step_ratio": math.nan,
         **state.peak_memory(),
     }
     if variant.has_penalty() and status == "finished":
         timings["gp_step_ratio"] = measure_penalty_ratio(variant, models, source, config, device)
+    execution = {"step": "cuda-graph" if graphed and stepper.captured else "compiled" if compiled else "eager"}
+    if graphed and stepper.failure:
+        execution["capture_failure"] = stepper.failure
     return TrainingOutcome(status, diverged_at, history, models.generator, models.critic,
-                           variant, dataset, source, timings)
+                           variant, dataset, source, timings, execution)

@@ -213,6 +213,7 @@ def test_a_fast_cpu_run_trains_to_finite_results_and_records_its_mode(fast_run):
     assert summary["status"] == "finished"
     assert summary["metrics"] and all(math.isfinite(v) for v in summary["metrics"].values())
     assert math.isfinite(summary["timings"]["steps_per_s"])
+    assert summary["execution"] == {"step": "eager"}  # CUDA graphs only on CUDA
     # evaluation and later runs get the default, deterministic settings back
     flags_after = BackendFlags(**json.loads((fast_run.parent / "flags-after.json").read_text()))
     assert flags_after == backend_flags(ComputeMode(), CPU)
@@ -223,6 +224,9 @@ def test_tables_show_the_mode_as_a_measurement_condition(fast_run):
     assert measurement_conditions(record).endswith(", fast mode, bf16")
     default = {**record, "config": {**record["config"], "fast": False, "precision": "fp32"}}
     assert "fast" not in measurement_conditions(default) and "bf16" not in measurement_conditions(default)
+    graphed = {"execution": {"step": "cuda-graph"}}  # what a fast CUDA run's metrics.json says
+    assert measurement_conditions(record, graphed).endswith(", fast mode, bf16, CUDA graph")
+    assert measurement_conditions(record, {"execution": {"step": "eager"}}) == measurement_conditions(record)
     long = load_results(fast_run.parent)
     assert set(long["conditions"]) == {measurement_conditions(record)}
     assert list(condition_groups(long)) == [measurement_conditions(record)]
@@ -294,4 +298,27 @@ def test_domain_features_run_channels_last_on_the_cpu_and_match_the_plain_networ
     assert extractor.model.body[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(got["features"], expected.double(), atol=1e-5)
     assert torch.allclose(got["logits"], logits.double(), atol=1e-5)
-    assert extractor.cache_key()["features_version"] == FEATURES_VERSION == 2
+    assert extractor.cache_key()["features_version"] == FEATURES_VERSION == 3
+
+
+def test_feature_networks_run_without_tf32_and_leave_the_settings_as_they_were():
+    """On CUDA, TF32 convolutions (torch's default) move FID features by ~1e-3 from the float32
+    reference (measured on an H200: 3.0e-3 against torch-fidelity with TF32, 6.7e-6 without)."""
+    from ganbench.fast import full_float32
+    from ganbench.features.inception import FIDInceptionV3, InceptionFeatures
+
+    seen = []
+    extractor = InceptionFeatures.from_state_dict(FIDInceptionV3().state_dict(), pipeline="tf", device=CPU)
+    extractor.network.register_forward_pre_hook(
+        lambda module, args: seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)))
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        extractor.extract(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+        assert seen == [(False, False)]
+        assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
+        with pytest.raises(RuntimeError), full_float32():
+            raise RuntimeError("an error inside still restores the settings")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

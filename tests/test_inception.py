@@ -201,7 +201,7 @@ def test_name_and_cache_key(state_dict):
     extractor = InceptionFeatures.from_state_dict(state_dict, pipeline="pytorch-fid")
     assert extractor.name == "inception-pytorch-fid"
     key = extractor.cache_key()
-    assert key == {"network": "fid-inception-2015-12-05", "pipeline": "pytorch-fid", "version": 2,
+    assert key == {"network": "fid-inception-2015-12-05", "pipeline": "pytorch-fid", "version": 3,
                    "weights_sha256": inception.state_dict_sha256(state_dict)}
     changed = dict(state_dict, **{"fc.bias": state_dict["fc.bias"] + 1})
     assert inception.state_dict_sha256(changed) != key["weights_sha256"]

@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "ganbench.plugins": 5,
     # 6. the training loops
     "ganbench.training": 6, "ganbench.translation": 6, "ganbench.samples": 6, "ganbench.double_backward": 6,
+    "ganbench.step_graph": 6,
     # 7. runs, evaluations and reproductions
     "ganbench.runner": 7, "ganbench.evaluation": 7, "ganbench.reproduce": 7, "ganbench.search": 7,
     # 8. the built-in executors

@@ -72,6 +72,10 @@ class Architecture:
     reconstruction error, e.g. through :class:`ReconstructionEnergy`.
     ``supports_minibatch_std`` and ``supports_conditional`` say whether :meth:`build` honours
     ``ArchSpec.minibatch_std`` and ``ArchSpec.num_classes``; ganbench refuses the option otherwise.
+    ``capturable`` says whether the networks do the same tensor work on every call in training
+    mode, with no host synchronisation and no Python decision on a tensor's value (StyleGAN's
+    style mixing draws on the host); fast mode on CUDA may then capture whole training steps
+    as a CUDA graph (:mod:`ganbench.step_graph`). ``False`` (the default) keeps them eager.
     """
 
     name: ClassVar[str]
@@ -79,6 +83,7 @@ class Architecture:
     supports_minibatch_std: ClassVar[bool] = False
     supports_conditional: ClassVar[bool] = False
     critic_kinds: ClassVar[tuple[CriticKind, ...]] = ("scalar",)
+    capturable: ClassVar[bool] = False
 
     @classmethod
     def check_critic_kind(cls, kind: CriticKind) -> None:

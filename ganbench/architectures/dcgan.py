@@ -111,6 +111,7 @@ def _generator(latent_dim: int, channels: int, size: int) -> nn.Sequential:
 
 class DCGAN(Architecture):
     name = "dcgan"
+    capturable = True  # no host synchronisation in training mode
     description = "DCGAN convolutional pair for 28x28, 32x32 and 64x64 images, N(0, 0.02) init."
     critic_kinds = ("scalar", "autoencoder")
     supports_minibatch_std = True

@@ -57,6 +57,7 @@ def _critic_image(in_dim: int, spec: ArchSpec) -> nn.Module:
 
 class MLP(Architecture):
     name = "mlp"
+    capturable = True  # no host synchronisation in training mode
     description = "Fully connected pair: the course's 784-d MLP for images, a small one for 1-D/2-D."
     critic_kinds = ("scalar", "autoencoder")
     supports_minibatch_std = True

@@ -55,6 +55,7 @@ class ResNet32(Architecture):
     critic_width: ClassVar[int] = 128
     pooling: ClassVar[Literal["sum", "mean"]] = "sum"
     supports_conditional = True  # G's input takes a label embedding; the critic a projection
+    capturable = True  # no host synchronisation in training mode
 
     @classmethod
     def suitability(cls, data_shape, data_kind) -> int:

@@ -52,6 +52,7 @@ def _critic_conv(channels_in: int, channels_out: int, kernel: int, stride: int, 
 
 class StandardCNN(Architecture):
     name = "sngan-cnn"
+    capturable = True  # no host synchronisation in training mode
     description = ("Miyato et al.'s standard CNN for 32x32 images (StudioGAN deep_conv): 3 transposed convs in G, "
                    "7 convs in the critic, global sum pooling. Named only (e.g. by recipes).")
     critic_kinds = ("scalar",)

@@ -40,11 +40,18 @@ class DataSource:
     ``shape``: one sample's shape; ``num_items``: the number of fixed items, ``None`` for a
     generated (infinite) distribution; ``labels``: every item's label, or ``None``. Images are
     float32 in [-1, 1]; vectors are float32 in the data set's own coordinates.
+
+    ``capturable``: whether :meth:`sample` and :meth:`sample_with_labels` draw on the device
+    from torch's default generator, with no host synchronisation and no copy from the host,
+    doing the same work on every call. Fast mode on CUDA may then capture whole training steps
+    as a CUDA graph (:mod:`ganbench.step_graph`). ``False`` (the default) for sources that
+    read from a loader or the host.
     """
 
     shape: tuple[int, ...]
     num_items: int | None = None  # None: an infinite (generated) distribution
     labels: Tensor | None = None
+    capturable: ClassVar[bool] = False
 
     def sample(self, batch_size: int) -> Tensor:
         """A batch of ``batch_size`` samples on the device: images in [-1, 1], vectors in the
@@ -82,7 +89,10 @@ class TensorSource(DataSource):
     """A data set held as one tensor on the device and sampled there (no loader workers).
 
     Images are kept as uint8 (a quarter of the memory) and scaled to [-1, 1] per batch.
+    ``capturable`` (see :class:`DataSource`): indices are drawn on the device.
     """
+
+    capturable = True  # indices drawn on the device: a CUDA graph may capture the sampling
 
     def __init__(self, data: Tensor, labels: Tensor | None = None, info: dict[str, Any] | None = None):
         self.data = data

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 class MixtureSource(DataSource):
     """Samples of an equally weighted isotropic Gaussian mixture."""
 
+    capturable = True  # drawn on the device: a CUDA graph may capture the sampling
+
     def __init__(self, centres: Tensor, sigma: float):
         self.centres = centres
         self.sigma = sigma

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ganbench.datasets import Dataset, TensorSource, cache_dir, to_unit_range
 from ganbench.errors import GanbenchError
+from ganbench.fast import full_float32
 from ganbench.features import FeatureExtractor, quantize
 from ganbench.seeding import torch_threads
 from ganbench.storage import atomic_path, read_json, write_json
@@ -32,7 +33,7 @@ from ganbench.storage import atomic_path, read_json, write_json
 CLASSIFIER_VERSION = 1  # bump whenever the network, training or input pipeline changes
 FEATURE_DIM = 128
 EVAL_BATCH_SIZE = 1000
-FEATURES_VERSION = 2  # bump when the features' computation changes (cached statistics are redone); 2: channels-last
+FEATURES_VERSION = 3  # bump when the features' computation changes (cached statistics are redone); 2: channels-last; 3: no TF32 on CUDA
 
 Progress = Callable[[str], None]
 
@@ -377,7 +378,7 @@ class DomainFeatures(FeatureExtractor):
         device = next(self.model.parameters()).device
         self.model.eval()
         features, logits = [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), full_float32():
             for start in range(0, images.shape[0], self.batch_size):
                 batch = to_unit_range(quantize(images[start:start + self.batch_size]).to(device))
                 batch = batch.contiguous(memory_format=self.memory_format)

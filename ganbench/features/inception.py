@@ -39,6 +39,7 @@ from torchvision.models.inception import (
 )
 
 from ganbench.errors import UsageError, WeightsUnavailableError
+from ganbench.fast import full_float32
 from ganbench.features import FeatureExtractor, quantize
 
 FILE_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -360,13 +361,13 @@ class InceptionFeatures(FeatureExtractor):
 
     def cache_key(self) -> dict[str, Any]:
         return {"network": "fid-inception-2015-12-05", "weights_sha256": self.weights_sha256,
-                "pipeline": self.pipeline, "version": 2}  # 2: batch norms folded into the convolutions
+                "pipeline": self.pipeline, "version": 3}  # 2: batch norms folded; 3: no TF32 on CUDA
 
     def extract(self, images: Tensor) -> dict[str, Tensor]:
         """Features of N×C×H×W images (float in [-1, 1] or uint8, 1 or 3 channels)."""
         outputs: dict[str, list[Tensor]] = {"features": [], "logits": [], "logits_unbiased": []}
         self.network.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), full_float32():  # TF32 would move GPU features off the reference's
             for start in range(0, len(images), self.batch_size):
                 batch = images[start:start + self.batch_size].to(self.device)
                 inputs = preprocess(batch, self.pipeline)

@@ -87,6 +87,12 @@ class Variant:
     * ``conditional``: whether G and the critic take class labels. ganbench then samples
       labelled batches, builds class-conditional networks (``ArchSpec.num_classes``) and calls
       ``generator(z, labels)`` and ``critic(x, labels)``; the losses are unchanged.
+    * ``capturable``: whether the losses, the penalty and :meth:`after_critic_step` do the same
+      tensor work on every step, with no host synchronisation (no ``.item()``, ``float(t)``,
+      ``if t.any():``) and no Python state that changes from step to step. Fast mode on CUDA
+      then captures the whole training step as one CUDA graph and replays it
+      (:mod:`ganbench.step_graph`); a graph would replay the first step's Python decisions
+      forever. ``False`` (the default) keeps the variant's steps eager.
     """
 
     name: ClassVar[str]
@@ -101,6 +107,7 @@ class Variant:
     task: ClassVar[Task] = "generation"
     supports_real_target: ClassVar[bool] = False
     conditional: ClassVar[bool] = False
+    capturable: ClassVar[bool] = False
 
     def __init__(self, params: VariantParams | None = None) -> None:
         self.params = params if params is not None else self.Params()

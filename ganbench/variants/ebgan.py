@@ -36,6 +36,7 @@ class EBGANParams(VariantParams):
 
 class EBGAN(Variant):
     name = "ebgan"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Energy-based GAN: auto-encoder D, energy = reconstruction MSE, hinge at margin m=1."
     Params = EBGANParams
     critic_output = "raw"  # the recorded critic_real / critic_fake are the mean energies

@@ -38,6 +38,7 @@ class HingeParams(VariantParams):
 
 class Hinge(Variant):
     name = "hinge"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "SNGAN: hinge loss, spectral norm on every critic layer, Adam 2e-4 (0.0, 0.9), n_critic 1."
     Params = HingeParams
     critic_output = "raw"  # a hinge margin score, not a Wasserstein estimate

@@ -39,6 +39,7 @@ class LSGANParams(VariantParams):
 
 class LSGAN(Variant):
     name = "lsgan"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Least-squares GAN: D regresses real to b=1 and fake to a=0, G pushes fakes to c=1."
     Params = LSGANParams
     critic_output = "raw"  # mean D(x) and D(G(z)) read against the targets b and a

@@ -46,6 +46,7 @@ class R1Params(VariantParams):
 
 class R1(Variant):
     name = "r1"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Non-saturating GAN with the R1 penalty (gamma/2)·E‖∇D(x)‖² on real data, gamma 10."
     Params = R1Params
     critic_norm = "none"  # batch norm would couple the samples whose gradients are penalised

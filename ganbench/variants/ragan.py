@@ -24,6 +24,7 @@ def relativistic_average_loss(winners: Tensor, losers: Tensor) -> Tensor:
 
 class RaGAN(Variant):
     name = "ragan"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Relativistic average GAN: BCE on C(x) - mean C(other batch); Adam 2e-4 (0.5, 0.999)."
     critic_output = "relativistic"
     generator_uses_real = True

@@ -34,6 +34,7 @@ def relativistic_loss(winners: Tensor, losers: Tensor) -> Tensor:
 
 class RSGAN(Variant):
     name = "rsgan"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Relativistic standard GAN: BCE on C(x_r) - C(x_f); Adam 2e-4 (0.5, 0.999)."
     critic_output = "relativistic"
     generator_uses_real = True

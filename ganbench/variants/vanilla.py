@@ -39,6 +39,7 @@ class VanillaParams(VariantParams):
 
 class Vanilla(Variant):
     name = "vanilla"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Original GAN: BCE on logits, non-saturating (or minimax) generator loss."
     Params = VanillaParams
     supports_real_target = True

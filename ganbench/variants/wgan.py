@@ -48,6 +48,7 @@ class WGANParams(VariantParams):
 
 class WGAN(WassersteinLosses, Variant):
     name = "wgan"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "Wasserstein GAN: critic weights clipped after each step, RMSprop, n_critic 5."
     Params = WGANParams
 

@@ -52,6 +52,7 @@ class WGANGPParams(VariantParams):
 
 class WGANGP(WassersteinLosses, Variant):
     name = "wgan-gp"
+    capturable = True  # pure tensor losses: fast mode may capture the step as a CUDA graph
     description = "WGAN with gradient penalty (lambda 10) on interpolates; critic without batch norm."
     Params = WGANGPParams
     critic_norm = "layer"
