@@ -99,11 +99,15 @@ def training_plan() -> list[tuple[str, str, str, int, int, dict[str, Any], bool]
     ]
 
 
-def timed_steps(rate: float, seconds: float) -> int:
-    return int(min(20_000, max(30, rate * seconds)))
+MIN_STEPS = 30  # the fewest steps of a timed run
 
 
-def training(check: Check, seconds: float, repeats: int, archs: set[str], warmup_steps: int) -> None:
+def timed_steps(rate: float, seconds: float, min_steps: int = MIN_STEPS) -> int:
+    return int(min(20_000, max(min_steps, rate * seconds)))
+
+
+def training(check: Check, seconds: float, repeats: int, archs: set[str], warmup_steps: int,
+             min_steps: int = MIN_STEPS) -> None:
     catalog = catalog_with(random_images("bench-28", (1, 28, 28), 10_000),
                            random_images("bench-32", (3, 32, 32), 10_000))
     for variant, arch, dataset, batch, latent, overrides, with_hand in training_plan():
@@ -134,7 +138,7 @@ def training(check: Check, seconds: float, repeats: int, archs: set[str], warmup
                     return outcome.timings["steps_per_s"], len(outcome.history)
             rate, steps = run(warmup_steps)
             for _ in range(3):
-                rate, steps = run(timed_steps(rate, seconds))
+                rate, steps = run(timed_steps(rate, seconds, min_steps))
                 if steps / rate > seconds / 2 or steps >= 20_000:
                     break
             extra[f"{mode}_steps"] = steps
@@ -216,10 +220,10 @@ def inception(check: Check, images: int) -> None:
     torch.backends.cudnn.allow_tf32 = True
 
 
-def cli(check: Check) -> None:
+def cli(check: Check, steps: int) -> None:
     out = check.scratch / "cli-results"
     command = [sys.executable, "-m", "ganbench", "run", "--variants", "vanilla,wgan-gp", "--datasets", "ring-8",
-               "--steps", "400", "--device", check.device.type, "--fast", "--out", str(out), "--quiet"]
+               "--steps", str(steps), "--device", check.device.type, "--fast", "--out", str(out), "--quiet"]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, timeout=240,
                             env={**os.environ, "GANBENCH_CACHE_DIR": str(check.scratch / "cache")})
@@ -230,7 +234,7 @@ def cli(check: Check) -> None:
                               "execution": summary.get("execution")} for name, summary in summaries.items()})
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--budget", type=float, default=360.0, help="seconds after which sections are skipped")
@@ -241,15 +245,17 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="cuda; cpu only to try the script")
     parser.add_argument("--archs", default="mlp,dcgan,resnet-sngan,resnet-wgangp")
     parser.add_argument("--warmup-steps", type=int, default=30, help="steps of each untimed warm-up run")
-    args = parser.parse_args()
+    parser.add_argument("--cli-steps", type=int, default=400, help="steps of each run of the cli section")
+    parser.add_argument("--min-steps", type=int, default=MIN_STEPS, help="the fewest steps of a timed run")
+    args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("benchmarks.gpu_check needs a CUDA GPU; torch.cuda.is_available() is False here.")
     check = Check(args.out, args.budget, args.device)
     check.record(section="device", name=torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
                  torch=torch.__version__, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     sections = {"training": lambda: training(check, args.seconds, args.repeats, set(args.archs.split(",")),
-                                             args.warmup_steps), "tests": lambda: tests(check),
-                "inception": lambda: inception(check, args.images), "cli": lambda: cli(check)}
+                                             args.warmup_steps, args.min_steps), "tests": lambda: tests(check),
+                "inception": lambda: inception(check, args.images), "cli": lambda: cli(check, args.cli_steps)}
     for name in args.sections.split(","):
         check.section(name, sections[name])
     check.record(section="done")
