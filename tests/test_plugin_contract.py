@@ -34,7 +34,7 @@ from ganbench.report.plots import dataset_plots
 from ganbench.report.runs import load_runs
 from ganbench.runner import RunTask, run_one, run_sweep
 from ganbench.storage import read_json
-from ganbench.training import build_models, train
+from ganbench.training import build_models, capturable_run, train
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "writing-plugins.md").read_text()
@@ -88,6 +88,9 @@ def test_variant_example_trains_and_keeps_its_constraint(catalog_with):
     assert {"critic_real", "critic_fake"} <= set(outcome.history.columns)  # critic_output = "raw"
     assert all(p.abs().max() <= 0.05 for p in outcome.critic.parameters())  # after_critic_step
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in outcome.critic.modules())
+    # capturable = True: a --fast run on CUDA would replay its steps as a CUDA graph
+    fast_cuda = dataclasses.replace(config, fast=True, device="cuda")
+    assert capturable_run(fast_cuda, catalog, outcome.variant, outcome.source, torch.device("cuda"))
     with pytest.raises(UsageError, match="clip must be a positive number"):
         resolve_runs(SweepConfig(variants=["hinge-clip"], datasets=["ring-8"],
                                  variant_params={"hinge-clip": {"clip": 0}}), catalog)
