@@ -55,6 +55,7 @@ class WGANLP(ganbench.Variant):
     Params = WGANLPParams
     critic_output = "score"
     critic_norm = "layer"  # batch norm would couple the samples whose gradients are penalised
+    capturable = True  # tensor work only, no .item(): --fast on CUDA may replay the step as a CUDA graph
 
     def discriminator_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         return fake_scores.mean() - real_scores.mean()

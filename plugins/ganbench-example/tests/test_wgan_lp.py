@@ -53,5 +53,6 @@ def test_defaults_and_validation():
     variant = WGANLP()
     assert (variant.n_critic, variant.params.lambda_lp, variant.params.beta1) == (5, 10.0, 0.0)
     assert WGANLP.critic_output == "score" and WGANLP.has_penalty()
+    assert WGANLP.capturable  # no host synchronisation: --fast on CUDA may replay its steps as a CUDA graph
     with pytest.raises(ValueError, match="lambda_lp must be a non-negative number"):
         WGANLP(WGANLPParams(lambda_lp=-1.0))
