@@ -10,15 +10,14 @@ per step. The step function must do the same work on every call with no host syn
 static tensor that each replay refills.
 
 Whether a run's step may be captured is declared by what makes it: the variant, the data source
-and the architecture each set ``capturable`` (:func:`ganbench.training.capturable_run`). Optimisers are switched
-to their ``capturable`` implementation (:func:`make_capturable`). A capture that fails falls
+and the architecture each set ``capturable`` (:func:`ganbench.training.capturable_run`).
+Optimisers are switched to their ``capturable`` implementation (:func:`make_capturable`). A capture that fails falls
 back, with one warning, to eager steps.
 """
 
 from __future__ import annotations
 
 import warnings
-from contextlib import nullcontext
 from typing import Any, Callable
 
 from ganbench.lazy import lazy_import
@@ -47,17 +46,17 @@ class GraphedStep:
     CUDA graph and replayed.
 
     Calling the object returns the step's output: a tensor that the next call overwrites, so
-    copy it before then (the training loop writes it into its loss buffer at once). ``graph``,
-    ``stream`` and ``graph_context`` are torch's CUDA graph API; tests give stand-ins.
+    copy it before then (the training loop writes it into its loss buffer at once).
+    ``new_graph`` and ``graph_context`` default to torch's ``CUDAGraph`` and ``graph``; tests
+    give stand-ins.
     """
 
     def __init__(self, step_fn: Callable[[int], Any], *, warmup: int = WARMUP_STEPS,
-                 new_graph: Callable[[], Any] | None = None, new_stream: Callable[[], Any] | None = None,
+                 new_graph: Callable[[], Any] | None = None,
                  graph_context: Callable[[Any], Any] | None = None) -> None:
         self.step_fn = step_fn
         self.warmup = warmup
         self._new_graph = new_graph or (lambda: torch.cuda.CUDAGraph())
-        self._new_stream = new_stream or (lambda: torch.cuda.Stream())
         self._graph_context = graph_context or (lambda graph: torch.cuda.graph(graph))
         self.graph: Any = None
         self.output: Any = None
@@ -91,16 +90,16 @@ class GraphedStep:
             return self.step_fn(step)
 
     def _on_side_stream(self, step: int) -> Any:
-        """One eager step on a side stream, ordered after and before the default stream's work."""
-        if self._stream is None:
-            self._stream = self._new_stream()
+        """One eager step on a side stream, ordered after and before the current stream's work."""
         current = _current_stream()
-        if current is not None:
-            self._stream.wait_stream(current)
-        with _use_stream(self._stream):
+        if current is None:  # no CUDA (the tests' stand-in graphs): no streams to order
+            return self._eager(step)
+        if self._stream is None:
+            self._stream = torch.cuda.Stream()
+        self._stream.wait_stream(current)
+        with torch.cuda.stream(self._stream):
             output = self._eager(step)
-        if current is not None:
-            current.wait_stream(self._stream)
+        current.wait_stream(self._stream)
         return output
 
     def _capture(self, step: int) -> bool:
@@ -142,10 +141,6 @@ def _save_cuda_state() -> Callable[[], None]:
 
 def _current_stream() -> Any:
     return torch.cuda.current_stream() if torch.cuda.is_available() else None
-
-
-def _use_stream(stream: Any) -> Any:
-    return torch.cuda.stream(stream) if torch.cuda.is_available() else nullcontext()
 
 
 __all__ = ["GraphedStep", "WARMUP_STEPS", "make_capturable"]

@@ -606,15 +606,16 @@ def train(config: RunConfig, catalog: Catalog, *, data_root: Path | None = None,
     history, status, diverged_at, train_seconds = loop.history, loop.status, loop.diverged_at, loop.train_seconds
 
     steps_done = len(history)
-    critic_s, penalty_s = timer.seconds("critic"), timer.seconds("penalty")
-    timed = timer.enabled  # phases of a step replayed as a CUDA graph are not timed: NaN
+    # the phases of a step replayed as a CUDA graph are not timed: NaN
+    critic_s, generator_s, penalty_s = (timer.seconds(name) if timer.enabled else math.nan
+                                        for name in ("critic", "generator", "penalty"))
     timings = {
         "train_time_s": train_seconds,
-        "critic_time_s": critic_s if timed else math.nan,
-        "generator_time_s": timer.seconds("generator") if timed else math.nan,
-        "penalty_time_s": penalty_s if variant.has_penalty() and timed else math.nan,  # n/a without a penalty
+        "critic_time_s": critic_s,
+        "generator_time_s": generator_s,
+        "penalty_time_s": penalty_s if variant.has_penalty() else math.nan,  # n/a without a penalty
         "steps_per_s": steps_done / train_seconds if train_seconds > 0 else math.nan,
-        "gp_share": penalty_s / critic_s if variant.has_penalty() and timed and critic_s > 0 else math.nan,
+        "gp_share": penalty_s / critic_s if variant.has_penalty() and critic_s > 0 else math.nan,
         "gp_step_ratio": math.nan,
         **state.peak_memory(),
     }

@@ -304,18 +304,26 @@ def test_domain_features_run_channels_last_on_the_cpu_and_match_the_plain_networ
 def test_feature_networks_run_without_tf32_and_leave_the_settings_as_they_were():
     """On CUDA, TF32 convolutions (torch's default) move FID features by ~1e-3 from the float32
     reference (measured on an H200: 3.0e-3 against torch-fidelity with TF32, 6.7e-6 without)."""
+    from ganbench.datasets.images import FashionMNIST
     from ganbench.fast import full_float32
+    from ganbench.features.classifier import DomainClassifierNet, DomainFeatures
     from ganbench.features.inception import FIDInceptionV3, InceptionFeatures
 
     seen = []
-    extractor = InceptionFeatures.from_state_dict(FIDInceptionV3().state_dict(), pipeline="tf", device=CPU)
-    extractor.network.register_forward_pre_hook(
-        lambda module, args: seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)))
+
+    def record_flags(module, args):
+        seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+
+    inception = InceptionFeatures.from_state_dict(FIDInceptionV3().state_dict(), pipeline="tf", device=CPU)
+    inception.network.register_forward_pre_hook(record_flags)
+    domain = DomainFeatures(DomainClassifierNet(1, 10).eval(), FashionMNIST(), {})
+    domain.model.body.register_forward_pre_hook(record_flags)  # extract calls features_and_logits
     before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:
-        extractor.extract(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
-        assert seen == [(False, False)]
+        inception.extract(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+        domain.extract(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+        assert seen == [(False, False), (False, False)]
         assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == (True, True)
         with pytest.raises(RuntimeError), full_float32():
             raise RuntimeError("an error inside still restores the settings")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -41,17 +41,11 @@ class FakeGraph:
         self.fn()
 
 
-class FakeStream:
-    def wait_stream(self, other):
-        pass
-
-
 @pytest.fixture(autouse=True)
 def no_cuda_streams(request, monkeypatch):
     """The stand-in graphs run on the CPU, also on a machine with a GPU."""
     if "on_cuda" not in request.node.name:
         monkeypatch.setattr(step_graph, "_current_stream", lambda: None)
-        monkeypatch.setattr(step_graph, "_use_stream", lambda stream: nullcontext())
         monkeypatch.setattr(step_graph, "_save_cuda_state", lambda: lambda: None)
 
 
@@ -70,7 +64,7 @@ def fake_stepper(step_fn, calls, fail_capture=False, warmup=2):
         yield
         graph.fn = lambda: step_fn(-1)
 
-    return GraphedStep(step_fn, warmup=warmup, new_graph=new_graph, new_stream=FakeStream,
+    return GraphedStep(step_fn, warmup=warmup, new_graph=new_graph,
                        graph_context=graph_context)
 
 
